@@ -20,7 +20,7 @@ export function generateProto() {
     const dts = join(genDir, `${base}.d.ts`);
     if (existsSync(js) && existsSync(dts) && statSync(js).mtimeMs >= statSync(src).mtimeMs) continue;
     // Each module gets its own root name: two static modules sharing the default root clash.
-    execFileSync(bin("pbjs"), ["-t", "static-module", "-w", "es6", "--es6", "-r", base, "--no-verify", "--no-delimited", "--force-number", "-o", js, src], { stdio: "inherit" });
+    execFileSync(bin("pbjs"), ["-t", "static-module", "-w", "es6", "--es6", "-r", base, "--no-verify", "--no-delimited", "-o", js, src], { stdio: "inherit" });
     execFileSync(bin("pbts"), ["-o", dts, js], { stdio: "inherit" });
   }
 }

@@ -1,0 +1,116 @@
+/**
+ * Canal framing: every message in both directions is a 4-byte big-endian int32 N followed by N
+ * bytes of serialized Packet (canal-facts.md §1.1). N excludes the header itself.
+ *
+ * The decoder is pure and chunk-agnostic: it knows nothing of sockets, accepts bytes however the
+ * transport splits them, and returns every frame completed by each chunk.
+ */
+import { CanalConfigError, CanalProtocolError } from "../errors.js";
+
+export const FRAME_HEADER_BYTES = 4;
+
+/**
+ * Default largest body the decoder accepts. Canal itself has no limit, and one MESSAGES frame
+ * always carries at least one whole entry, however big. A row holding 64 MiB of binary data
+ * (MySQL 8's default max_allowed_packet) is rendered by Canal as ISO-8859-1 text and so grows
+ * up to 128 MiB in UTF-8, and an UPDATE carries two images of it. 256 MiB lets such a batch
+ * through while still stopping a garbage length before it exhausts memory. A server reading
+ * client requests (all well under 1 MiB) can pass a much smaller limit.
+ */
+export const DEFAULT_MAX_FRAME_BYTES = 256 * 1024 * 1024;
+
+export interface FrameDecoderOptions {
+  /** Largest accepted body length in bytes; default DEFAULT_MAX_FRAME_BYTES. */
+  maxFrameBytes?: number;
+}
+
+export class FrameDecoder {
+  readonly maxFrameBytes: number;
+  /** Received bytes not yet returned as frames, oldest first. */
+  private parts: Uint8Array[] = [];
+  private buffered = 0;
+  /** Body length of the frame in progress once its header has been read, else -1. */
+  private bodyLength = -1;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    if (!Number.isInteger(max) || max < 0 || max > 0x7fffffff) {
+      throw new CanalConfigError(`maxFrameBytes must be an integer from 0 to 2147483647, got ${max}`);
+    }
+    this.maxFrameBytes = max;
+  }
+
+  /**
+   * Adds received bytes and returns the frame bodies they complete, in order (possibly none).
+   * A frame lying whole inside one chunk is returned as a view of that chunk, without copying,
+   * so callers must not modify a chunk after pushing it. Throws CanalProtocolError on a negative
+   * or oversize length; the stream is then unusable and the connection should be closed.
+   */
+  push(chunk: Uint8Array): Uint8Array[] {
+    if (chunk.length > 0) {
+      this.parts.push(chunk);
+      this.buffered += chunk.length;
+    }
+    const frames: Uint8Array[] = [];
+    for (;;) {
+      if (this.bodyLength < 0) {
+        if (this.buffered < FRAME_HEADER_BYTES) break;
+        this.bodyLength = this.readLength(this.take(FRAME_HEADER_BYTES));
+      }
+      if (this.buffered < this.bodyLength) break;
+      frames.push(this.take(this.bodyLength));
+      this.bodyLength = -1;
+    }
+    return frames;
+  }
+
+  private readLength(header: Uint8Array): number {
+    // Java reads the header as a signed int, so a length of 2^31 or more arrives as negative.
+    const length = (header[0]! << 24) | (header[1]! << 16) | (header[2]! << 8) | header[3]!;
+    if (length < 0) throw new CanalProtocolError(`frame length ${length} is negative`);
+    if (length > this.maxFrameBytes) {
+      throw new CanalProtocolError(`frame length ${length} bytes exceeds the limit of ${this.maxFrameBytes} bytes`);
+    }
+    return length;
+  }
+
+  /** Removes the next `n` buffered bytes (n <= buffered); copies only when they span chunks. */
+  private take(n: number): Uint8Array {
+    this.buffered -= n;
+    const first = this.parts[0];
+    if (first !== undefined && first.length >= n) {
+      if (first.length === n) this.parts.shift();
+      else this.parts[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = new Uint8Array(n);
+    let filled = 0;
+    let used = 0; // whole parts consumed, removed in one splice (a frame fed byte by byte spans many)
+    while (filled < n) {
+      const part = this.parts[used]!;
+      const count = Math.min(part.length, n - filled);
+      out.set(count === part.length ? part : part.subarray(0, count), filled);
+      filled += count;
+      if (count === part.length) used++;
+      else this.parts[used] = part.subarray(count);
+    }
+    this.parts.splice(0, used);
+    return out;
+  }
+}
+
+/** Returns header + body as one buffer, so a frame goes out in a single write. */
+export function encodeFrame(body: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(FRAME_HEADER_BYTES + body.length);
+  writeFrameHeader(frame, body.length);
+  frame.set(body, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+/** Writes the 4-byte length at the start of `frame`; for encoders that build a frame in place. */
+export function writeFrameHeader(frame: Uint8Array, bodyLength: number): void {
+  frame[0] = bodyLength >>> 24;
+  frame[1] = bodyLength >>> 16;
+  frame[2] = bodyLength >>> 8;
+  frame[3] = bodyLength;
+}

@@ -1,0 +1,119 @@
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { CanalConfigError, CanalProtocolError } from "../../src/errors.js";
+import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder } from "../../src/protocol/frame.js";
+import { packets } from "../fixtures/canal-vectors.js";
+import { concat, fromHex, hex, prng, seedFromEnv } from "./helpers.js";
+
+const Frame = suite("protocol/frame");
+
+const bodies = [fromHex(packets.ackOk), fromHex(packets.handshake), new Uint8Array(0), fromHex(packets.get)];
+const stream = concat(...bodies.map(encodeFrame));
+
+function throwsProtocolError(fn: () => unknown, pattern: RegExp): void {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, CanalProtocolError);
+    assert.match((err as Error).message, pattern);
+    return;
+  }
+  assert.unreachable("expected a CanalProtocolError");
+}
+
+Frame("encodes the header and body as one buffer (fact sheet §1.3 ACK frame)", () => {
+  assert.is(hex(encodeFrame(fromHex(packets.ackOk))), packets.ackOkFrame);
+});
+
+Frame("reassembles frames fed one byte at a time, each as its last byte arrives", () => {
+  const ends = new Set<number>();
+  bodies.reduce((end, body) => (ends.add(end + 4 + body.length), end + 4 + body.length), 0);
+  const decoder = new FrameDecoder();
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < stream.length; i++) {
+    const frames = decoder.push(stream.subarray(i, i + 1));
+    assert.is(frames.length, ends.has(i + 1) ? 1 : 0, `frames emitted after byte ${i + 1}`);
+    out.push(...frames);
+  }
+  assert.equal(out.map(hex), bodies.map(hex));
+});
+
+Frame("splits several frames coalesced in one chunk, without copying them", () => {
+  const out = new FrameDecoder().push(stream);
+  assert.equal(out.map(hex), bodies.map(hex));
+  assert.is(out[0]!.buffer, stream.buffer, "a frame inside one chunk is a view of that chunk");
+});
+
+Frame("joins a frame split across three chunks, header split too", () => {
+  const frame = encodeFrame(fromHex(packets.clientAuth));
+  const decoder = new FrameDecoder();
+  assert.equal(decoder.push(frame.subarray(0, 2)), []);
+  assert.equal(decoder.push(frame.subarray(2, 30)), []);
+  assert.equal(decoder.push(frame.subarray(30)).map(hex), [packets.clientAuth]);
+});
+
+Frame("keeps the start of the next frame after a complete one", () => {
+  const decoder = new FrameDecoder();
+  const cut = encodeFrame(bodies[0]!).length + 3;
+  assert.equal(decoder.push(stream.subarray(0, cut)).map(hex), [hex(bodies[0]!)]);
+  assert.equal(decoder.push(stream.subarray(cut)).map(hex), bodies.slice(1).map(hex));
+});
+
+Frame("emits a zero-length frame as an empty body", () => {
+  const out = new FrameDecoder().push(fromHex("00000000"));
+  assert.is(out.length, 1);
+  assert.is(out[0]!.length, 0);
+});
+
+Frame("ignores empty chunks", () => {
+  const decoder = new FrameDecoder();
+  assert.equal(decoder.push(new Uint8Array(0)), []);
+  assert.equal(decoder.push(encodeFrame(bodies[0]!)).map(hex), [hex(bodies[0]!)]);
+});
+
+Frame("rejects a length above the limit, naming the size and the limit, as soon as the header is in", () => {
+  const decoder = new FrameDecoder({ maxFrameBytes: 16 });
+  throwsProtocolError(() => decoder.push(fromHex("00000011")), /\b17\b.*\b16\b/);
+  assert.is(new FrameDecoder({ maxFrameBytes: 17 }).push(concat(fromHex("00000011"), new Uint8Array(17))).length, 1);
+});
+
+Frame("rejects a negative length (2^31 or more, as Java reads it)", () => {
+  throwsProtocolError(() => new FrameDecoder().push(fromHex("80000000")), /-2147483648.*negative/);
+  throwsProtocolError(() => new FrameDecoder().push(fromHex("ffffffff")), /-1.*negative/);
+});
+
+Frame("applies the 256 MiB default limit", () => {
+  assert.is(DEFAULT_MAX_FRAME_BYTES, 256 * 1024 * 1024);
+  throwsProtocolError(() => new FrameDecoder().push(fromHex("10000001")), /268435457.*268435456/);
+});
+
+Frame("refuses an invalid limit with CanalConfigError", () => {
+  assert.throws(() => new FrameDecoder({ maxFrameBytes: -1 }), (err: unknown) => err instanceof CanalConfigError);
+  assert.throws(() => new FrameDecoder({ maxFrameBytes: 1.5 }), (err: unknown) => err instanceof CanalConfigError);
+});
+
+Frame("returns the same frames however a random stream is chunked", () => {
+  const seed = seedFromEnv();
+  const random = prng(seed);
+  try {
+    for (let round = 0; round < 200; round++) {
+      const sent = Array.from({ length: 1 + Math.floor(random() * 20) }, () =>
+        Uint8Array.from({ length: Math.floor(random() ** 3 * 3000) }, () => Math.floor(random() * 256)),
+      );
+      const all = concat(...sent.map(encodeFrame));
+      const decoder = new FrameDecoder();
+      const received: Uint8Array[] = [];
+      for (let pos = 0; pos < all.length; ) {
+        const size = 1 + Math.floor(random() * random() * 5000);
+        received.push(...decoder.push(all.subarray(pos, pos + size)));
+        pos += size;
+      }
+      assert.equal(received.map(hex), sent.map(hex));
+    }
+  } catch (err) {
+    console.error(`frame chunking failed with FUZZ_SEED=${seed}`);
+    throw err;
+  }
+});
+
+Frame.run();

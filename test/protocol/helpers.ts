@@ -1,0 +1,35 @@
+/** Small byte helpers shared by the protocol suites. */
+export const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex");
+export const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
+export const concat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts));
+
+/** Mulberry32: a tiny seeded PRNG, so randomised tests can be replayed from the printed seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A seed from FUZZ_SEED when set (to replay a failure), else a fresh one. */
+export function seedFromEnv(): number {
+  const fromEnv = process.env.FUZZ_SEED;
+  return fromEnv !== undefined ? Number(fromEnv) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+}
+
+/**
+ * Replaces every byte array (Buffer or Uint8Array, which deep-equality tells apart) by its hex,
+ * so decoded objects compare by content.
+ */
+export function byContent(value: unknown): unknown {
+  if (value instanceof Uint8Array) return `0x${hex(value)}`;
+  if (Array.isArray(value)) return value.map(byContent);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, byContent(v)]));
+  }
+  return value;
+}
