@@ -1,0 +1,220 @@
+/**
+ * Java's `Double.toString(double)` and `Float.toString(float)`, which is how Canal renders
+ * FLOAT and DOUBLE columns (and doubles inside JSON).
+ *
+ * We follow the JDK 19+ specification (Raffaello Giulietti's shortest-decimal algorithm,
+ * JDK-4511638), i.e. what Canal prints on JDK 21 or later:
+ *   - the digits are the shortest decimal that rounds back to the same double (float), with at
+ *     least 2 significant digits considered: when 1 digit suffices, the closest decimal of 1 or
+ *     2 digits is chosen (Double.MIN_VALUE is "4.9E-324", not "5.0E-324");
+ *   - among equally short decimals the one closest to the exact value wins;
+ *   - 1e-3 <= |v| < 1e7 is written plain with at least one fraction digit ("100.0", "0.001"),
+ *     anything else as d.ddd"E"n ("1.0E7", "1.0E-4"); "-0.0", "NaN", "Infinity".
+ * JDK 17 (FloatingDecimal) agrees on nearly every value but sometimes prints a longer or
+ * different digit string: 1.0E23 is "9.999999999999999E22", 2.82879384806159E17 is
+ * "2.82879384806159008E17", 2×Double.MIN_VALUE is "1.0E-323" and Float.MIN_NORMAL is
+ * "1.17549435E-38". Those cases are pinned in test/fixtures/binlog/java-number-format.json.
+ *
+ * JavaScript's Number#toString already yields the shortest, closest digits for a double
+ * (ECMA-262 Number::toString), so doubles only need Java's layout. Floats need the shortest
+ * decimal that rounds to the same float32, which JavaScript has no primitive for: we try
+ * correctly rounded candidates of increasing length and test them against the float's
+ * rounding interval.
+ */
+
+const MIN_NORMAL_DOUBLE = 2.2250738585072014e-308;
+
+export function javaDoubleToString(v: number): string {
+  if (v !== v) return "NaN";
+  if (v === 0) return 1 / v < 0 ? "-0.0" : "0.0";
+  const abs = v < 0 ? -v : v;
+  if (abs === Infinity) return v < 0 ? "-Infinity" : "Infinity";
+  if (abs >= 1e-3 && abs < 1e7) {
+    // JavaScript writes this range in plain notation too, with the same digits.
+    const s = String(v);
+    return Number.isInteger(v) ? s + ".0" : s;
+  }
+  // "d.ddde±x"; for a one-digit result below the normal range the closest two-digit decimal
+  // may differ from "d.0" (Java's two-digit rule), and toExponential(1) finds it.
+  let s = abs.toExponential();
+  const e = s.indexOf("e");
+  if (e === 1 && abs < MIN_NORMAL_DOUBLE) s = abs.toExponential(1);
+  return javaScientific(v < 0, s);
+}
+
+/** `v` must already be a float32 value (e.g. from `readFloatLE` or `Math.fround`). */
+export function javaFloatToString(v: number): string {
+  if (v !== v) return "NaN";
+  if (v === 0) return 1 / v < 0 ? "-0.0" : "0.0";
+  const abs = v < 0 ? -v : v;
+  if (abs === Infinity) return v < 0 ? "-Infinity" : "Infinity";
+  const digits = shortestFloatDigits(abs);
+  if (abs >= 1e-3 && abs < 1e7) return javaPlain(v < 0, digits.digits, digits.exponent);
+  const rest = digits.digits.length > 1 ? digits.digits.slice(1) : "0";
+  return (v < 0 ? "-" : "") + digits.digits[0] + "." + rest + "E" + digits.exponent;
+}
+
+/** Turns JavaScript's "d[.ddd]e±x" into Java's "d.ddd" "E" "x". */
+function javaScientific(negative: boolean, s: string): string {
+  const e = s.indexOf("e");
+  const mantissa = e === 1 ? s[0] + ".0" : s.slice(0, e);
+  const exp = s.charCodeAt(e + 1) === 43 /* + */ ? s.slice(e + 2) : s.slice(e + 1);
+  return (negative ? "-" : "") + mantissa + "E" + exp;
+}
+
+/** `digits` (no trailing zeros) × 10^(exponent − digits.length + 1), written plainly. */
+function javaPlain(negative: boolean, digits: string, exponent: number): string {
+  const sign = negative ? "-" : "";
+  if (exponent < 0) return sign + "0." + "0".repeat(-exponent - 1) + digits;
+  if (digits.length <= exponent + 1) return sign + digits + "0".repeat(exponent + 1 - digits.length) + ".0";
+  return sign + digits.slice(0, exponent + 1) + "." + digits.slice(exponent + 1);
+}
+
+interface DecimalDigits {
+  /** Significant digits, no trailing zeros. */
+  digits: string;
+  /** Decimal exponent of the first digit: value = d.ddd × 10^exponent. */
+  exponent: number;
+}
+
+const f32 = new Float32Array(1);
+const f32bits = new Uint32Array(f32.buffer);
+
+/**
+ * Shortest decimal (at least two digits tried, see the module comment) that rounds to the
+ * float `f` > 0, closest to `f` among those of that length.
+ */
+function shortestFloatDigits(f: number): DecimalDigits {
+  f32[0] = f;
+  const bits = f32bits[0]!;
+  const biased = bits >>> 23;
+  const fraction = bits & 0x7fffff;
+  // Distance to the neighbouring floats; at a power of two the one below is half as far.
+  const ulp = biased === 0 ? 2 ** -149 : 2 ** (biased - 150);
+  const below = fraction === 0 && biased > 1 ? ulp / 2 : ulp;
+  // Round-half-even: the midpoints belong to f when its significand is even. All of these
+  // are exact in a double (a float has 24 significant bits).
+  const interval: RoundingInterval = { low: f - below / 2, high: f + ulp / 2, closed: (fraction & 1) === 0 };
+  // Whether some n-digit decimal rounds to f is monotonic in n, so binary search the length.
+  let lo = 2;
+  let hi = 9; // 9 digits always suffice for a float
+  let found = candidateOfLength(f, hi, interval)!;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = candidateOfLength(f, mid, interval);
+    if (c) {
+      found = c;
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return found;
+}
+
+interface RoundingInterval {
+  low: number;
+  high: number;
+  closed: boolean;
+}
+
+/**
+ * The n-digit decimal closest to `f` that lies in its rounding interval (ties to an even last
+ * digit, as Java), or undefined. Only the n-digit decimals just below and just above `f` can
+ * qualify: toExponential gives the nearer one (the upper on a tie), and the other one matters
+ * on a tie or when the interval is asymmetric (at a power of two).
+ */
+function candidateOfLength(f: number, n: number, interval: RoundingInterval): DecimalDigits | undefined {
+  const s = f.toExponential(n - 1);
+  const e = s.indexOf("e");
+  const near = Number(n === 1 ? s.slice(0, e) : s[0] + s.slice(2, e));
+  const nearExp = Number(s.slice(e + 1)) - (n - 1);
+  const nearValue = Number(near + "e" + nearExp);
+  const nearIn = inInterval(near, nearExp, interval);
+  // Parsing to f itself means the decimal is far closer than any tie or asymmetry could matter.
+  if (nearValue === f) return nearIn ? toDigits(near, nearExp) : undefined;
+
+  const lowest = POW10[n - 1]!;
+  let far: number;
+  let farExp = nearExp;
+  if (nearValue > f) {
+    far = near - 1;
+    if (far < lowest) [far, farExp] = [POW10[n]! - 1, nearExp - 1];
+  } else {
+    far = near + 1;
+    if (far === POW10[n]) [far, farExp] = [lowest, nearExp + 1];
+  }
+  const farIn = inInterval(far, farExp, interval);
+  if (nearIn && farIn && nearValue > f) {
+    // On an exact tie toExponential picked the upper one; Java wants the even one.
+    const midpoint = near * 10 ** (nearExp - farExp) + far; // × 10^farExp / 2
+    if (isHalfOf(f, midpoint, farExp) && near % 2 === 1) return toDigits(far, farExp);
+  }
+  if (nearIn) return toDigits(near, nearExp);
+  if (farIn) return toDigits(far, farExp);
+  return undefined;
+}
+
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10] as const;
+
+/**
+ * Whether the float `f` equals exactly n × 10^q / 2 for an odd n. With f = m × 2^k (m odd),
+ * n × 10^q / 2 = n × 5^q × 2^(q−1), so k must be q − 1 and the odd parts must match. The
+ * products are exact whenever they could be equal (m < 2^24, n < 2^35).
+ */
+function isHalfOf(f: number, n: number, q: number): boolean {
+  f32[0] = f;
+  const bits = f32bits[0]!;
+  const biased = bits >>> 23;
+  let m = biased === 0 ? bits & 0x7fffff : (bits & 0x7fffff) | 0x800000;
+  let k = (biased === 0 ? 1 : biased) - 150;
+  while (m % 2 === 0) {
+    m /= 2;
+    k++;
+  }
+  if (k !== q - 1) return false;
+  return q >= 0 ? n * 5 ** q === m : n === m * 5 ** -q;
+}
+
+function toDigits(significand: number, exp10: number): DecimalDigits {
+  let d = significand;
+  let e = exp10;
+  while (d % 10 === 0) {
+    d /= 10;
+    e++;
+  }
+  const digits = String(d);
+  return { digits, exponent: e + digits.length - 1 };
+}
+
+/**
+ * Whether significand × 10^exp10 lies in the interval. Parsing to the nearest double decides
+ * it unless the decimal parses to a bound itself; then the exact comparison is made with
+ * BigInt (essentially never: a ≤9-digit decimal within half a double ulp of a float midpoint).
+ */
+function inInterval(significand: number, exp10: number, interval: RoundingInterval): boolean {
+  const x = Number(significand + "e" + exp10);
+  if (x > interval.low && x < interval.high) return true;
+  if (x !== interval.low && x !== interval.high) return false;
+  const c = compareExact(significand, exp10, x);
+  if (c === 0) return interval.closed;
+  return x === interval.low ? c > 0 : c < 0;
+}
+
+/** Sign of (significand × 10^exp10 − d) for a finite double d > 0, computed exactly. */
+function compareExact(significand: number, exp10: number, d: number): number {
+  // d = m × 2^k with integer m.
+  let k = 0;
+  let m = d;
+  while (!Number.isInteger(m)) {
+    m *= 2;
+    k--;
+  }
+  let left = BigInt(significand);
+  let right = BigInt(m);
+  if (exp10 >= 0) left *= 10n ** BigInt(exp10);
+  else right *= 10n ** BigInt(-exp10);
+  if (k >= 0) right <<= BigInt(k);
+  else left <<= BigInt(-k);
+  return left === right ? 0 : left > right ? 1 : -1;
+}
