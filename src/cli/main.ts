@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+/**
+ * The `canal-ts` command. Each subcommand is a small module; this file only dispatches and turns
+ * a CanalError into a one-line message and a non-zero exit.
+ */
+import { parseArgs } from "node:util";
+import { CanalConfigError, CanalError } from "../errors.js";
+import { runDemo } from "./demo.js";
+
+const USAGE = `usage: canal-ts <command> [options]
+
+commands:
+  demo [--keep]   start ZooKeeper, MariaDB (ROW binlog) and NATS on free loopback ports,
+                  show each working and a Canal handshake/auth round trip, then stop them
+                  (--keep: leave them up until Ctrl-C)
+  help            this text`;
+
+const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 23)} ${line}`);
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "demo": {
+      const { values } = parseArgs({ args: rest, options: { keep: { type: "boolean", default: false } }, strict: true });
+      await runDemo({ keep: values.keep ?? false, log });
+      return;
+    }
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      console.log(USAGE);
+      return;
+    default:
+      throw new CanalConfigError(`unknown command "${command}"; expected one of: demo, help`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof CanalError || (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))) {
+    console.error(`canal-ts: ${err.message}`);
+  } else {
+    console.error(err);
+  }
+  process.exit(1);
+});
