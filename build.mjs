@@ -8,7 +8,7 @@
 // MySQL client fails the build with the list of offending imports.
 import * as esbuild from "esbuild";
 import { builtinModules } from "node:module";
-import { readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { generateProto } from "./scripts/gen-proto.mjs";
 
@@ -17,6 +17,7 @@ const builtins = new Set(builtinModules);
 const ioPackages = [/^zookeeper$/, /^node-zookeeper-client$/, /^@nats-io\//, /^nats$/, /^mysql2?(\/|$)/, /^mariadb$/];
 
 function listTs(dir) {
+  if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) return listTs(path);
