@@ -193,7 +193,6 @@ export async function startMariaDB(opts: MariaDBOptions = {}): Promise<MariaDBSe
   try {
     await waitUntil(server, canLogIn, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
   } catch (err) {
-    await server.stop({ signal: "SIGKILL" });
     removeDir(dir);
     throw err;
   }

@@ -82,7 +82,6 @@ export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
   try {
     await waitUntil(server, healthy, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
   } catch (err) {
-    await server.stop({ signal: "SIGKILL" });
     removeDir(dir);
     throw err;
   }

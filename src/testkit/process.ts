@@ -116,7 +116,8 @@ export function spawnServer(opts: SpawnOptions): ServerProcess {
 
 /**
  * Polls `check` until it returns true. Fails fast, with the tail of the server's log, when the
- * server exits first; fails with the last check error when `timeoutMs` runs out.
+ * server exits first; fails with the last check error when `timeoutMs` runs out. A server that
+ * never became ready is killed before the error is thrown, so callers only clean up their dirs.
  */
 export async function waitUntil(
   server: ServerProcess,
@@ -130,7 +131,7 @@ export async function waitUntil(
   while (Date.now() < deadline) {
     if (exit) {
       const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
-      throw startFailure(server, `exited with ${how} before it was ready`);
+      throw await startFailure(server, `exited with ${how} before it was ready`);
     }
     try {
       // A check stuck on a dying server must not hide the exit.
@@ -141,10 +142,11 @@ export async function waitUntil(
     await Promise.race([sleep(POLL_INTERVAL_MS), server.exited]);
   }
   const last = lastError instanceof Error ? ` (last check: ${lastError.message})` : "";
-  throw startFailure(server, `was not ready within ${timeoutMs} ms${last}`);
+  throw await startFailure(server, `was not ready within ${timeoutMs} ms${last}`);
 }
 
-function startFailure(server: ServerProcess, what: string): CanalConnectionError {
+async function startFailure(server: ServerProcess, what: string): Promise<CanalConnectionError> {
+  await server.stop({ signal: "SIGKILL" });
   return new CanalConnectionError(
     `${server.name} ${what}; last lines of ${server.logFile}:\n${logTail(server.logFile)}`,
     { retriable: false },

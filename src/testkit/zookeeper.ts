@@ -158,13 +158,8 @@ class ZooKeeperNode {
       detached: this.config.detached,
     });
     this.process = server;
-    try {
-      const serving = async () => (await serverMode(this.config.clientPort, READY_PROBE_TIMEOUT_MS)) !== undefined;
-      await waitUntil(server, serving, this.config.readyTimeoutMs);
-    } catch (err) {
-      await server.stop({ signal: "SIGKILL" });
-      throw err;
-    }
+    const serving = async () => (await serverMode(this.config.clientPort, READY_PROBE_TIMEOUT_MS)) !== undefined;
+    await waitUntil(server, serving, this.config.readyTimeoutMs);
   }
 
   mode(): Promise<string | undefined> {

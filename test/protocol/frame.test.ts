@@ -1,25 +1,15 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { CanalConfigError, CanalProtocolError } from "../../src/errors.js";
+import { CanalConfigError } from "../../src/errors.js";
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder } from "../../src/protocol/frame.js";
 import { packets } from "../fixtures/canal-vectors.js";
-import { concat, fromHex, hex, prng, seedFromEnv } from "./helpers.js";
+import { concat, fromHex, hex, prng, seedFromEnv, throwsProtocolError } from "./helpers.js";
 
 const Frame = suite("protocol/frame");
 
 const bodies = [fromHex(packets.ackOk), fromHex(packets.handshake), new Uint8Array(0), fromHex(packets.get)];
 const stream = concat(...bodies.map(encodeFrame));
 
-function throwsProtocolError(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, CanalProtocolError);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable("expected a CanalProtocolError");
-}
 
 Frame("encodes the header and body as one buffer (fact sheet §1.3 ACK frame)", () => {
   assert.is(hex(encodeFrame(fromHex(packets.ackOk))), packets.ackOkFrame);

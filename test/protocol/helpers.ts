@@ -1,4 +1,7 @@
-/** Small byte helpers shared by the protocol suites. */
+/** Small byte and assertion helpers shared by the protocol suites. */
+import * as assert from "uvu/assert";
+import { CanalProtocolError } from "../../src/errors.js";
+
 export const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex");
 export const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
 export const concat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts));
@@ -32,4 +35,16 @@ export function byContent(value: unknown): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, byContent(v)]));
   }
   return value;
+}
+
+/** Runs `fn` and checks it throws a CanalProtocolError whose message matches `pattern`. */
+export function throwsProtocolError(fn: () => unknown, pattern: RegExp): void {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, CanalProtocolError);
+    assert.match((err as Error).message, pattern);
+    return;
+  }
+  assert.unreachable("expected a CanalProtocolError");
 }

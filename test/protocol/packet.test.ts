@@ -1,7 +1,6 @@
 import protobuf from "protobufjs/minimal.js";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { CanalProtocolError } from "../../src/errors.js";
 import { com } from "../../src/protocol/gen/canal_protocol.js";
 import {
   Compression,
@@ -17,21 +16,11 @@ import {
 } from "../../src/protocol/packet.js";
 import { varintSize, writeVarint } from "../../src/protocol/varint.js";
 import { packets } from "../fixtures/canal-vectors.js";
-import { byContent, fromHex, hex, prng, seedFromEnv } from "./helpers.js";
+import { byContent, fromHex, hex, prng, seedFromEnv, throwsProtocolError } from "./helpers.js";
 
 const pb = com.alibaba.otter.canal.protocol;
 const Envelope = suite("protocol/packet");
 
-function throwsProtocolError(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, CanalProtocolError);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable("expected a CanalProtocolError");
-}
 
 Envelope("encodes and decodes the §1.3 ACK packet (version 1, type ACK, no body)", () => {
   assert.is(hex(encodePacket({ version: 1, type: PacketType.ACK, body: new Uint8Array(0) })), packets.ackOk);
