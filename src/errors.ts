@@ -50,6 +50,15 @@ export class CanalConfigError extends CanalError {
   }
 }
 
+/**
+ * What a Canal server answers with error Ack 400 (CanalServerException, CanalMetaManagerException
+ * and the like). The message is Canal's own text; the session puts it in the 400 reply.
+ */
+export class CanalServerError extends CanalError {
+  override name = "CanalServerError";
+  readonly code = 400;
+}
+
 /** The single predicate machines and retry loops use to decide whether to try again. */
 export function isRetriable(err: unknown): boolean {
   return err instanceof CanalError && err.retriable;

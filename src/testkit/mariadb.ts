@@ -12,7 +12,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import mysql from "mysql2/promise";
-import { CanalConnectionError } from "../errors.js";
+import { CanalConfigError, CanalConnectionError } from "../errors.js";
 import { findServerBinaries } from "./install.js";
 import {
   DEFAULT_READY_TIMEOUT_MS,
@@ -22,6 +22,7 @@ import {
   removeDir,
   spawnServer,
   waitUntil,
+  type ServerProcess,
 } from "./process.js";
 
 export type BinlogRowMetadata = "FULL" | "MINIMAL" | "NO_LOG";
@@ -52,7 +53,12 @@ export interface MariaDBServer {
   readonly socket: string;
   readonly dir: string;
   readonly serverId: number;
+  /** PID of the latest mariadbd process (the killed one until start() brings a new one). */
   readonly pid: number;
+  /** Crash: SIGKILL, keeping the data dir, so start() brings the same server back. */
+  kill(): Promise<void>;
+  /** Starts a killed server again on the same data dir and port; waits until it accepts logins. */
+  start(): Promise<void>;
   /** "mysql://user:password@127.0.0.1:port/database" (no database by default). */
   uri(database?: string): string;
   /** SIGTERM (then SIGKILL), and remove the data dir. */
@@ -152,35 +158,28 @@ export async function startMariaDB(opts: MariaDBOptions = {}): Promise<MariaDBSe
   const accounts = [`${sqlString(user)}@'${LOOPBACK}'`, `${sqlString(user)}@'localhost'`];
   writeFileSync(
     initFile,
-    accounts.map((a) => `CREATE USER ${a} IDENTIFIED BY ${sqlString(password)};\nGRANT ${GRANTS} ON *.* TO ${a};\n`).join(""),
+    accounts.map((a) => `CREATE USER IF NOT EXISTS ${a} IDENTIFIED BY ${sqlString(password)};\nGRANT ${GRANTS} ON *.* TO ${a};\n`).join(""),
   );
 
-  const server = spawnServer({
-    name: `mariadb on ${LOOPBACK}:${port}`,
-    command: mariadbd,
-    args: [
-      "--no-defaults", // must come first
-      `--user=${osUser}`,
-      `--datadir=${dataDir}`,
-      `--socket=${socket}`,
-      `--pid-file=${join(dir, "mysqld.pid")}`,
-      `--bind-address=${LOOPBACK}`,
-      `--port=${port}`,
-      "--skip-name-resolve",
-      `--server-id=${serverId}`,
-      "--log-bin=mysql-bin",
-      "--binlog-format=ROW",
-      "--binlog-row-image=FULL",
-      `--binlog-row-metadata=${opts.binlogRowMetadata ?? "FULL"}`,
-      "--binlog-checksum=CRC32",
-      `--init-file=${initFile}`,
-      ...MEMORY_AND_SPEED,
-      ...(opts.extraArgs ?? []),
-    ],
-    logFile, // without --log-error, mariadbd logs to stderr
-    detached: opts.detached ?? false,
-  });
-
+  const args = [
+    "--no-defaults", // must come first
+    `--user=${osUser}`,
+    `--datadir=${dataDir}`,
+    `--socket=${socket}`,
+    `--pid-file=${join(dir, "mysqld.pid")}`,
+    `--bind-address=${LOOPBACK}`,
+    `--port=${port}`,
+    "--skip-name-resolve",
+    `--server-id=${serverId}`,
+    "--log-bin=mysql-bin",
+    "--binlog-format=ROW",
+    "--binlog-row-image=FULL",
+    `--binlog-row-metadata=${opts.binlogRowMetadata ?? "FULL"}`,
+    "--binlog-checksum=CRC32",
+    `--init-file=${initFile}`,
+    ...MEMORY_AND_SPEED,
+    ...(opts.extraArgs ?? []),
+  ];
   const canLogIn = async () => {
     const conn = await mysql.createConnection({ host: LOOPBACK, port, user, password, connectTimeout: 2000 });
     try {
@@ -190,8 +189,22 @@ export async function startMariaDB(opts: MariaDBOptions = {}): Promise<MariaDBSe
       await conn.end();
     }
   };
-  try {
+  /** Starts mariadbd on this data dir and port and waits until the replication user can log in. */
+  const launch = async (): Promise<ServerProcess> => {
+    const server = spawnServer({
+      name: `mariadb on ${LOOPBACK}:${port}`,
+      command: mariadbd,
+      args,
+      logFile, // without --log-error, mariadbd logs to stderr
+      detached: opts.detached ?? false,
+    });
     await waitUntil(server, canLogIn, opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
+    return server;
+  };
+
+  let server: ServerProcess;
+  try {
+    server = await launch();
   } catch (err) {
     removeDir(dir);
     throw err;
@@ -209,7 +222,14 @@ export async function startMariaDB(opts: MariaDBOptions = {}): Promise<MariaDBSe
     socket,
     dir,
     serverId,
-    pid: server.pid,
+    get pid() {
+      return server.pid;
+    },
+    kill: () => server.stop({ signal: "SIGKILL" }),
+    async start() {
+      if (server.isAlive()) throw new CanalConfigError(`mariadb on ${LOOPBACK}:${port} is already running (pid ${server.pid})`);
+      server = await launch();
+    },
     uri: (database = "") =>
       `mysql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${LOOPBACK}:${port}/${encodeURIComponent(database)}`,
     stop,

@@ -20,6 +20,7 @@
  * 3 bytes, sign bit set; 4 fraction digits → 2 bytes, 0x11d7 = 4567).
  */
 import { CanalProtocolError } from "../../errors.js";
+import { ValueBytes } from "./value-bytes.js";
 
 const DIGITS_PER_GROUP = 9;
 /** Bytes used by a group of 0..9 decimal digits. */
@@ -55,43 +56,53 @@ export function decimalLayout(precision: number, scale: number): DecimalLayout {
 
 /** Renders the decimal at `buf[offset]`; the caller checks that `layout.size` bytes are there. */
 export function readDecimal(buf: Buffer, offset: number, layout: DecimalLayout): string {
-  const negative = (buf[offset]! & 0x80) === 0;
-  let pos = offset;
-  let nonZero = false;
-  let intPart = "";
+  text.reset();
+  writeDecimal(text, buf, offset, layout);
+  return text.scratch.toString("latin1", 0, text.pos);
+}
 
+const text = new ValueBytes(128);
+
+/** readDecimal as bytes into `out`. */
+export function writeDecimal(out: ValueBytes, buf: Buffer, offset: number, layout: DecimalLayout): void {
+  const negative = (buf[offset]! & 0x80) === 0;
+  // BigDecimal has no negative zero: the sign is printed only for a non-zero magnitude.
+  if (negative && !isZero(buf, offset, layout.size)) out.byte(45);
+  let pos = offset;
+  let printed = false;
   if (layout.intLeading > 0) {
     const v = readGroup(buf, pos, layout.intLeading, offset, negative, layout);
     pos += DIGIT_BYTES[layout.intLeading]!;
-    if (v !== 0) intPart = String(v);
+    if (v !== 0) {
+      out.digits(v);
+      printed = true;
+    }
   }
   for (let i = 0; i < layout.intGroups; i++, pos += 4) {
     const v = readGroup(buf, pos, DIGITS_PER_GROUP, offset, negative, layout);
-    if (intPart !== "") intPart += String(v).padStart(DIGITS_PER_GROUP, "0");
-    else if (v !== 0) intPart = String(v);
+    if (printed) out.padded(v, DIGITS_PER_GROUP);
+    else if (v !== 0) {
+      out.digits(v);
+      printed = true;
+    }
   }
-  if (intPart === "") intPart = "0";
-  else nonZero = true;
+  if (!printed) out.byte(48);
+  if (layout.scale === 0) return;
+  out.byte(46);
+  for (let i = 0; i < layout.fracGroups; i++, pos += 4) out.padded(readGroup(buf, pos, DIGITS_PER_GROUP, offset, negative, layout), DIGITS_PER_GROUP);
+  if (layout.fracTrailing > 0) {
+    const v = readGroup(buf, pos, layout.fracTrailing, offset, negative, layout);
+    if (v !== 0) out.padded(v, layout.fracTrailing);
+    else if (layout.fracGroups === 0) out.byte(48);
+  }
+}
 
-  let text = intPart;
-  if (layout.scale > 0) {
-    text += ".";
-    for (let i = 0; i < layout.fracGroups; i++, pos += 4) {
-      const v = readGroup(buf, pos, DIGITS_PER_GROUP, offset, negative, layout);
-      if (v !== 0) nonZero = true;
-      text += String(v).padStart(DIGITS_PER_GROUP, "0");
-    }
-    if (layout.fracTrailing > 0) {
-      const v = readGroup(buf, pos, layout.fracTrailing, offset, negative, layout);
-      if (v !== 0) {
-        nonZero = true;
-        text += String(v).padStart(layout.fracTrailing, "0");
-      } else if (layout.fracGroups === 0) {
-        text += "0";
-      }
-    }
-  }
-  return negative && nonZero ? "-" + text : text;
+/** Whether the stored magnitude is zero: every byte 0 (positive) or 0xff (negative), bar the sign bit. */
+function isZero(buf: Buffer, offset: number, size: number): boolean {
+  const zero = (buf[offset]! & 0x80) === 0 ? 0xff : 0;
+  if (((buf[offset]! ^ 0x80) & 0xff) !== zero) return false;
+  for (let i = 1; i < size; i++) if (buf[offset + i] !== zero) return false;
+  return true;
 }
 
 /** One big-endian group of `digits` digits at `pos`, sign bit cleared and inversion undone. */

@@ -1,11 +1,11 @@
 /**
- * Reads one column value of a row image and renders it as Canal's `Column.value` string with
- * its `sqlType` (fact sheet §2.5, §11.9-12).
+ * Reads one column value of a row image and renders it as Canal's `Column.value` with its
+ * `sqlType` (fact sheet §2.5, §11.9-12), as the UTF-8 bytes of that string.
  *
  * Everything that depends only on the table map (sizes, decimal layout, length-prefix width,
- * charset, null sqlType…) is worked out once in planColumn; readColumnValue is then a switch
- * that writes into a caller-owned ColumnValue, so a row costs no allocation beyond the value
- * strings themselves.
+ * charset, null sqlType…) is worked out once in planColumn; renderColumnValue is then a switch
+ * that writes into a caller-owned ValueBytes, so a row costs no allocation beyond the odd
+ * intermediate string (floats, JSON). readColumnValue gives the same value as a JS string.
  *
  * Row-image value layouts not covered by the type modules:
  *   TINY/SHORT/INT24/LONG/LONGLONG  1/2/3/4/8 bytes LE two's complement (unsigned columns
@@ -19,22 +19,23 @@
  */
 import { CanalConfigError, CanalProtocolError } from "../../errors.js";
 import { type ColumnMetadata, MysqlType, SqlType } from "./column-types.js";
-import { type DecimalLayout, decimalLayout, readDecimal } from "./decimal.js";
+import { type DecimalLayout, decimalLayout, writeDecimal } from "./decimal.js";
 import { int64ToString, uint64ToString } from "./int64.js";
 import { javaDoubleToString, javaFloatToString } from "./java-format.js";
 import { renderJsonBinary } from "./json-binary.js";
 import {
   TimestampFormatter,
   fractionBytes,
-  renderDate,
-  renderDatetime,
-  renderDatetime2,
-  renderTime,
-  renderTime2,
-  renderTimestamp,
-  renderTimestamp2,
-  renderYear,
+  writeDate,
+  writeDatetime,
+  writeDatetime2,
+  writeTime,
+  writeTime2,
+  writeTimestamp,
+  writeTimestamp2,
+  writeYear,
 } from "./temporal.js";
+import { ValueBytes } from "./value-bytes.js";
 
 /** How character data is decoded: Canal's `connectionCharset`, for every text column. */
 export type Charset = "utf8" | "latin1";
@@ -272,107 +273,131 @@ function badMeta(column: ColumnMetadata, expected: string): CanalProtocolError {
 }
 
 /**
- * Reads the non-null value at `buf[offset]` (the row image ends at `end`), stores it in `out`
- * and returns the offset after it.
+ * Renders the non-null value at `buf[offset]` (the row image ends at `end`) as UTF-8 bytes into
+ * `out` (see ValueBytes), sets `out.sqlType`, and returns the offset after the value.
  */
-export function readColumnValue(reader: ColumnReader, buf: Buffer, offset: number, end: number, out: ColumnValue): number {
+export function renderColumnValue(reader: ColumnReader, buf: Buffer, offset: number, end: number, out: ValueBytes): number {
   let next = offset + reader.size;
   if (next > end) throw truncated(reader, reader.size, end - offset);
   out.sqlType = reader.sqlType;
   switch (reader.kind) {
+    case Kind.Chars:
+    case Kind.Blob:
+    case Kind.Json: {
+      const length = reader.size === 1 ? buf[offset]! : reader.size === 2 ? buf[offset]! | (buf[offset + 1]! << 8) : buf.readUIntLE(offset, reader.size);
+      if (next + length > end) throw truncated(reader, reader.size + length, end - offset);
+      if (reader.kind === Kind.Json) {
+        out.begin();
+        out.utf8(renderJsonBinary(buf, next, next + length, reader.charset));
+        out.finish();
+      } else if (reader.encoding === "utf8") out.utf8Text(buf, next, next + length);
+      else out.latin1(buf, next, next + length);
+      return next + length;
+    }
+  }
+  out.begin();
+  switch (reader.kind) {
     case Kind.Tiny: {
       const v = buf.readInt8(offset);
       if (reader.unsigned && v < 0) {
-        out.value = String(v + 0x100);
+        out.digits(v + 0x100);
         out.sqlType = SqlType.SMALLINT;
-      } else out.value = String(v);
+      } else out.integer(v);
       break;
     }
     case Kind.Short: {
       const v = buf.readInt16LE(offset);
       if (reader.unsigned && v < 0) {
-        out.value = String(v + 0x10000);
+        out.digits(v + 0x10000);
         out.sqlType = SqlType.INTEGER;
-      } else out.value = String(v);
+      } else out.integer(v);
       break;
     }
     case Kind.Int24: {
       const v = buf.readIntLE(offset, 3);
-      out.value = String(reader.unsigned && v < 0 ? v + 0x1000000 : v);
+      out.integer(reader.unsigned && v < 0 ? v + 0x1000000 : v);
       break;
     }
     case Kind.Long: {
       const v = buf.readInt32LE(offset);
       if (reader.unsigned && v < 0) {
-        out.value = String(v + 0x100000000);
+        out.digits(v + 0x100000000);
         out.sqlType = SqlType.BIGINT;
-      } else out.value = String(v);
+      } else out.integer(v);
       break;
     }
     case Kind.LongLong: {
       const hi = buf.readInt32LE(offset + 4);
       const lo = buf.readUInt32LE(offset);
       if (reader.unsigned && hi < 0) {
-        out.value = uint64ToString(hi >>> 0, lo);
+        out.ascii(uint64ToString(hi >>> 0, lo));
         out.sqlType = SqlType.DECIMAL;
-      } else out.value = int64ToString(hi, lo);
+      } else if (hi >= -0x200000 && hi < 0x200000) out.integer(hi * 0x100000000 + lo);
+      else out.ascii(int64ToString(hi, lo));
       break;
     }
     case Kind.Float:
-      out.value = javaFloatToString(buf.readFloatLE(offset));
+      out.ascii(javaFloatToString(buf.readFloatLE(offset)));
       break;
     case Kind.Double:
-      out.value = javaDoubleToString(buf.readDoubleLE(offset));
+      out.ascii(javaDoubleToString(buf.readDoubleLE(offset)));
       break;
     case Kind.Decimal:
-      out.value = readDecimal(buf, offset, reader.decimal!);
+      writeDecimal(out, buf, offset, reader.decimal!);
       break;
     case Kind.Bit:
       // BIT(1) is read as a signed byte, wider BITs as unsigned big-endian.
-      if (reader.meta === 1) out.value = String(buf.readInt8(offset));
-      else if (reader.size <= 6) out.value = String(buf.readUIntBE(offset, reader.size));
-      else out.value = uint64ToString(buf.readUIntBE(offset, reader.size - 4), buf.readUInt32BE(next - 4));
+      if (reader.meta === 1) out.integer(buf.readInt8(offset));
+      else if (reader.size <= 6) out.digits(buf.readUIntBE(offset, reader.size));
+      else out.ascii(uint64ToString(buf.readUIntBE(offset, reader.size - 4), buf.readUInt32BE(next - 4)));
       break;
     case Kind.Date:
-      out.value = renderDate(buf, offset);
+      writeDate(out, buf, offset);
       break;
     case Kind.Datetime:
-      out.value = renderDatetime(buf, offset);
+      writeDatetime(out, buf, offset);
       break;
     case Kind.Datetime2:
-      out.value = renderDatetime2(buf, offset, reader.fsp);
+      writeDatetime2(out, buf, offset, reader.fsp);
       break;
     case Kind.Time:
-      out.value = renderTime(buf, offset);
+      writeTime(out, buf, offset);
       break;
     case Kind.Time2:
-      out.value = renderTime2(buf, offset, reader.fsp);
+      writeTime2(out, buf, offset, reader.fsp);
       break;
     case Kind.Timestamp:
-      out.value = renderTimestamp(buf, offset, reader.timestamps!);
+      writeTimestamp(out, buf, offset, reader.timestamps!);
       break;
     case Kind.Timestamp2:
-      out.value = renderTimestamp2(buf, offset, reader.fsp, reader.timestamps!);
+      writeTimestamp2(out, buf, offset, reader.fsp, reader.timestamps!);
       break;
     case Kind.Year:
-      out.value = renderYear(buf[offset]!);
+      writeYear(out, buf[offset]!);
       break;
-    case Kind.Chars:
-    case Kind.Blob:
-    case Kind.Json: {
-      const length = reader.size === 1 ? buf[offset]! : reader.size === 2 ? buf.readUInt16LE(offset) : buf.readUIntLE(offset, reader.size);
-      if (next + length > end) throw truncated(reader, reader.size + length, end - offset);
-      out.value = reader.kind === Kind.Json ? renderJsonBinary(buf, next, next + length, reader.charset) : buf.toString(reader.encoding, next, next + length);
-      next += length;
-      break;
-    }
     case Kind.Enum:
-      out.value = String(reader.size === 1 ? buf[offset]! : buf.readUInt16LE(offset));
+      out.digits(reader.size === 1 ? buf[offset]! : buf.readUInt16LE(offset));
       break;
     case Kind.Set:
-      out.value = reader.size <= 6 ? String(buf.readUIntLE(offset, reader.size)) : uint64ToString(buf.readUIntLE(offset + 4, reader.size - 4), buf.readUInt32LE(offset));
+      if (reader.size <= 6) out.digits(buf.readUIntLE(offset, reader.size));
+      else out.ascii(uint64ToString(buf.readUIntLE(offset + 4, reader.size - 4), buf.readUInt32LE(offset)));
       break;
   }
+  out.finish();
+  return next;
+}
+
+const stringScratch = new ValueBytes(1024);
+
+/**
+ * renderColumnValue with the value as a JS string in `out.value`, for tests and callers off
+ * the hot path; the entry writer uses the bytes.
+ */
+export function readColumnValue(reader: ColumnReader, buf: Buffer, offset: number, end: number, out: ColumnValue): number {
+  stringScratch.reset();
+  const next = renderColumnValue(reader, buf, offset, end, stringScratch);
+  out.value = stringScratch.bufferOf(buf).toString("utf8", stringScratch.start, stringScratch.end);
+  out.sqlType = stringScratch.sqlType;
   return next;
 }
 

@@ -23,35 +23,50 @@
  * digits of the microseconds zero-padded to 6.
  */
 import { CanalConfigError, CanalProtocolError } from "../../errors.js";
+import { ValueBytes } from "./value-bytes.js";
 
-/** "00".."99". Canal's two-digit printer keeps the last two digits of n ≥ 100: PAD2[n % 100]. */
-const PAD2: readonly string[] = Array.from({ length: 100 }, (_, i) => (i < 10 ? "0" : "") + i);
-
-/** At least four digits. Concatenating small strings measured faster than building the
- * ASCII in a scratch buffer: creating a string from bytes costs a native call. */
-function pad4(n: number): string {
-  return n >= 1000 ? String(n) : n >= 100 ? "0" + n : n >= 10 ? "00" + n : "000" + n;
+/** Two digits of 0 <= n < 100. */
+function two(out: ValueBytes, n: number): void {
+  const tens = (n / 10) | 0;
+  out.byte(48 + tens);
+  out.byte(48 + n - tens * 10);
 }
 
-/** At least two digits (hours of TIME2 may have three). */
-function pad2(n: number): string {
-  return n < 100 ? PAD2[n]! : String(n);
+/** At least four digits (years). */
+function four(out: ValueBytes, n: number): void {
+  if (n >= 1000) out.digits(n);
+  else out.padded(n, 4);
 }
 
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6] as const;
+const DASH = 45;
+const COLON = 58;
+const SPACE = 32;
+const DOT = 46;
 
-/** "." and the first `fsp` digits of `micros` zero-padded to 6, or "" for fsp 0. */
-function fraction(micros: number, fsp: number): string {
-  if (fsp === 0) return "";
-  return "." + String(Math.floor(micros / POW10[6 - fsp]!)).padStart(fsp, "0");
+/** "." and the first `fsp` digits of `micros` zero-padded to 6, or nothing for fsp 0. */
+function fraction(out: ValueBytes, micros: number, fsp: number): void {
+  if (fsp === 0) return;
+  out.byte(DOT);
+  out.padded(Math.floor(micros / POW10[6 - fsp]!), fsp);
 }
 
-function date(year: number, month: number, day: number): string {
-  return pad4(year) + "-" + PAD2[month] + "-" + PAD2[day];
+function date(out: ValueBytes, year: number, month: number, day: number): void {
+  four(out, year);
+  out.byte(DASH);
+  two(out, month);
+  out.byte(DASH);
+  two(out, day);
 }
 
-function time(hours: number, minutes: number, seconds: number): string {
-  return pad2(hours) + ":" + PAD2[minutes] + ":" + PAD2[seconds];
+/** Hours have two digits, or more from 100 (TIME2). */
+function time(out: ValueBytes, hours: number, minutes: number, seconds: number): void {
+  if (hours < 100) two(out, hours);
+  else out.digits(hours);
+  out.byte(COLON);
+  two(out, minutes);
+  out.byte(COLON);
+  two(out, seconds);
 }
 
 /** Bytes of the fractional part for a given fsp. */
@@ -78,45 +93,51 @@ function readFraction(buf: Buffer, offset: number, fsp: number, type: string): n
   return micros;
 }
 
-export function renderDate(buf: Buffer, offset: number): string {
-  const v = buf.readUIntLE(offset, 3);
-  return date(v >>> 9, (v >>> 5) & 15, v & 31);
+export function writeDate(out: ValueBytes, buf: Buffer, offset: number): void {
+  const v = buf[offset]! | (buf[offset + 1]! << 8) | (buf[offset + 2]! << 16);
+  date(out, v >>> 9, (v >>> 5) & 15, v & 31);
 }
 
-export function renderDatetime(buf: Buffer, offset: number): string {
+export function writeDatetime(out: ValueBytes, buf: Buffer, offset: number): void {
   const v = buf.readUInt32LE(offset + 4) * 4294967296 + buf.readUInt32LE(offset);
   if (v > 99991231235959) throw new CanalProtocolError(`DATETIME: packed value ${v}; expected YYYYMMDDhhmmss`);
   const d = Math.floor(v / 1e6);
   const t = v - d * 1e6;
-  return date(Math.floor(d / 10000), Math.floor(d / 100) % 100, d % 100) + " " + time(Math.floor(t / 10000), Math.floor(t / 100) % 100, t % 100);
+  date(out, Math.floor(d / 10000), Math.floor(d / 100) % 100, d % 100);
+  out.byte(SPACE);
+  time(out, Math.floor(t / 10000), Math.floor(t / 100) % 100, t % 100);
 }
 
-export function renderDatetime2(buf: Buffer, offset: number, fsp: number): string {
+export function writeDatetime2(out: ValueBytes, buf: Buffer, offset: number, fsp: number): void {
   const packed = buf.readUIntBE(offset, 5) - 0x8000000000;
   if (packed < 0) throw new CanalProtocolError(`DATETIME2(${fsp}): negative packed value; expected the 0x8000000000 offset`);
-  return datetimeFromPacked(packed) + fraction(readFraction(buf, offset + 5, fsp, "DATETIME2"), fsp);
+  datetimeFromPacked(out, packed);
+  fraction(out, readFraction(buf, offset + 5, fsp, "DATETIME2"), fsp);
 }
 
 /** "YYYY-MM-DD hh:mm:ss" from the 39-bit packed date-time (the part above the µs). */
-function datetimeFromPacked(packed: number): string {
+function datetimeFromPacked(out: ValueBytes, packed: number): void {
   const ymd = Math.floor(packed / 131072); // >> 17
   const hms = packed % 131072;
   const ym = ymd >>> 5;
-  return date(Math.floor(ym / 13), ym % 13, ymd & 31) + " " + time(hms >>> 12, (hms >>> 6) & 63, hms & 63);
+  date(out, Math.floor(ym / 13), ym % 13, ymd & 31);
+  out.byte(SPACE);
+  time(out, hms >>> 12, (hms >>> 6) & 63, hms & 63);
 }
 
 /**
  * Pre-5.6 TIME. Canal prints hours above 100 in full but 100 itself through its two-digit
  * printer, as "00" (TIME2 uses ≥ 100); we keep that.
  */
-export function renderTime(buf: Buffer, offset: number): string {
+export function writeTime(out: ValueBytes, buf: Buffer, offset: number): void {
   const v = buf.readIntLE(offset, 3);
   const abs = v < 0 ? -v : v;
   const hours = Math.floor(abs / 10000);
-  return (v < 0 ? "-" : "") + time(hours > 100 ? hours : hours % 100, Math.floor(abs / 100) % 100, abs % 100);
+  if (v < 0) out.byte(DASH);
+  time(out, hours > 100 ? hours : hours % 100, Math.floor(abs / 100) % 100, abs % 100);
 }
 
-export function renderTime2(buf: Buffer, offset: number, fsp: number): string {
+export function writeTime2(out: ValueBytes, buf: Buffer, offset: number, fsp: number): void {
   let intPart: number;
   let micros: number;
   let negative: boolean;
@@ -151,21 +172,25 @@ export function renderTime2(buf: Buffer, offset: number, fsp: number): string {
   }
   if (micros > 999999) throw new CanalProtocolError(`TIME2(${fsp}): fraction ${micros} µs; expected at most 999999`);
   const hms = intPart < 0 ? -intPart : intPart;
-  return (negative ? "-" : "") + time((hms >>> 12) & 1023, (hms >>> 6) & 63, hms & 63) + fraction(micros, fsp);
+  if (negative) out.byte(DASH);
+  time(out, (hms >>> 12) & 1023, (hms >>> 6) & 63, hms & 63);
+  fraction(out, micros, fsp);
 }
 
-export function renderYear(byte: number): string {
-  return byte === 0 ? "0000" : String(1900 + byte);
+export function writeYear(out: ValueBytes, byte: number): void {
+  if (byte === 0) out.padded(0, 4);
+  else out.digits(1900 + byte);
 }
 
 /** Old TIMESTAMP (4 bytes LE seconds). */
-export function renderTimestamp(buf: Buffer, offset: number, zone: TimestampFormatter): string {
-  return zone.format(buf.readUInt32LE(offset));
+export function writeTimestamp(out: ValueBytes, buf: Buffer, offset: number, zone: TimestampFormatter): void {
+  zone.write(out, buf.readUInt32LE(offset));
 }
 
 /** TIMESTAMP2 (4 bytes BE seconds, then the fraction). */
-export function renderTimestamp2(buf: Buffer, offset: number, fsp: number, zone: TimestampFormatter): string {
-  return zone.format(buf.readUInt32BE(offset)) + fraction(readFraction(buf, offset + 4, fsp, "TIMESTAMP2"), fsp);
+export function writeTimestamp2(out: ValueBytes, buf: Buffer, offset: number, fsp: number, zone: TimestampFormatter): void {
+  zone.write(out, buf.readUInt32BE(offset));
+  fraction(out, readFraction(buf, offset + 4, fsp, "TIMESTAMP2"), fsp);
 }
 
 /**
@@ -177,7 +202,10 @@ export function renderPackedDatetime(buf: Buffer, offset: number): string {
   const hi = buf.readInt32LE(offset + 4);
   if (hi === 0 && lo === 0) return "0000-00-00 00:00:00";
   if (hi < 0) throw new CanalProtocolError("JSON opaque DATETIME: negative packed value; expected a date-time");
-  return datetimeFromPacked(hi * 256 + (lo >>> 24)) + fraction(lo & 0xffffff, 6);
+  return text((out) => {
+    datetimeFromPacked(out, hi * 256 + (lo >>> 24));
+    fraction(out, lo & 0xffffff, 6);
+  });
 }
 
 /** A JSON opaque TIME: 8 bytes LE, signed packed (time << 24 | µs); "00:00:00" for 0. */
@@ -194,7 +222,11 @@ export function renderPackedTime(buf: Buffer, offset: number): string {
   }
   const hms = hi * 256 + (lo >>> 24);
   const hours = Math.floor(hms / 4096) % 1024;
-  return (negative ? "-" : "") + time(hours > 100 ? hours : hours % 100, (hms >>> 6) & 63, hms & 63) + fraction(lo & 0xffffff, 6);
+  return text((out) => {
+    if (negative) out.byte(DASH);
+    time(out, hours > 100 ? hours : hours % 100, (hms >>> 6) & 63, hms & 63);
+    fraction(out, lo & 0xffffff, 6);
+  });
 }
 
 /** The process's IANA time zone (TZ, else /etc/localtime), like the JVM's default. */
@@ -241,11 +273,23 @@ export class TimestampFormatter {
 
   /** "YYYY-MM-DD hh:mm:ss" for `seconds` since the epoch (unsigned 32-bit, as stored). */
   format(seconds: number): string {
-    if (seconds === 0) return "0000-00-00 00:00:00";
+    return text((out) => this.write(out, seconds));
+  }
+
+  /** `format` as bytes into `out`. */
+  write(out: ValueBytes, seconds: number): void {
+    if (seconds === 0) {
+      date(out, 0, 0, 0);
+      out.byte(SPACE);
+      time(out, 0, 0, 0);
+      return;
+    }
     const local = seconds + this.offsetAt(seconds);
     const days = Math.floor(local / DAY);
     const secs = local - days * DAY;
-    return civilDate(days) + " " + time(Math.floor(secs / 3600), Math.floor(secs / 60) % 60, secs % 60);
+    civilDate(out, days);
+    out.byte(SPACE);
+    time(out, Math.floor(secs / 3600), Math.floor(secs / 60) % 60, secs % 60);
   }
 
   /** Seconds to add to UTC to get local time at `seconds`. */
@@ -308,7 +352,7 @@ interface Transition {
 }
 
 /** "YYYY-MM-DD" of a day count since 1970-01-01 (proleptic Gregorian, Hinnant's civil_from_days). */
-function civilDate(days: number): string {
+function civilDate(out: ValueBytes, days: number): void {
   const z = days + 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
@@ -317,5 +361,24 @@ function civilDate(days: number): string {
   const mp = Math.floor((5 * doy + 2) / 153);
   const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const month = mp < 10 ? mp + 3 : mp - 9;
-  return date(yoe + era * 400 + (month <= 2 ? 1 : 0), month, day);
+  date(out, yoe + era * 400 + (month <= 2 ? 1 : 0), month, day);
 }
+
+const scratch = new ValueBytes(64);
+
+/** What a writer above produces, as a string (ASCII). */
+function text(write: (out: ValueBytes) => void): string {
+  scratch.reset();
+  write(scratch);
+  return scratch.scratch.toString("latin1", 0, scratch.pos);
+}
+
+// String forms, for JSON and tests; the row renderer writes bytes.
+export const renderDate = (buf: Buffer, offset: number): string => text((out) => writeDate(out, buf, offset));
+export const renderDatetime = (buf: Buffer, offset: number): string => text((out) => writeDatetime(out, buf, offset));
+export const renderDatetime2 = (buf: Buffer, offset: number, fsp: number): string => text((out) => writeDatetime2(out, buf, offset, fsp));
+export const renderTime = (buf: Buffer, offset: number): string => text((out) => writeTime(out, buf, offset));
+export const renderTime2 = (buf: Buffer, offset: number, fsp: number): string => text((out) => writeTime2(out, buf, offset, fsp));
+export const renderYear = (byte: number): string => text((out) => writeYear(out, byte));
+export const renderTimestamp2 = (buf: Buffer, offset: number, fsp: number, zone: TimestampFormatter): string =>
+  text((out) => writeTimestamp2(out, buf, offset, fsp, zone));

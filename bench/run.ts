@@ -1,0 +1,23 @@
+/**
+ * `npm run bench -- <name> [options]`: the project's benchmarks, each starting the servers it
+ * needs and ending with one summary line.
+ *
+ *   decode   binlog decode rows/s, ours vs @vlasky/zongji (bench/decode/main.ts for options)
+ */
+const benches: Record<string, (argv: string[]) => Promise<void>> = {
+  decode: async (argv) => (await import("./decode/main.js")).main(argv),
+};
+
+const [name, ...argv] = process.argv.slice(2);
+const bench = name === undefined ? undefined : benches[name];
+if (bench === undefined) {
+  console.error(`usage: npm run bench -- <${Object.keys(benches).join("|")}> [options]`);
+  process.exit(2);
+}
+bench(argv).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exit(1);
+  },
+);
