@@ -1,0 +1,177 @@
+/**
+ * One destination served by a standalone node: binlog source → event store → sessions, with
+ * the acked cursors in the destination's meta.dat (canal-facts.md §6.4, file-instance mode).
+ *
+ * What it decides, and why:
+ *   - where to start: the smallest acked cursor of its subscribed clients (Canal's
+ *     MetaLogPositionManager, §6.5), resumed exactly at that ack point, so nothing acked is
+ *     delivered again except the boundary event Canal also repeats; without a cursor, the
+ *     configured start; without that, the current end of the binlog;
+ *   - backpressure: a source batch that does not fit the store is kept aside (at most one
+ *     transaction group), the source is told "full" and pauses its socket, and the rest goes
+ *     in when an ack frees room; the store never grows past its bounds;
+ *   - subscriptions persist in meta.dat with their filter; a non-blank filter replaces the
+ *     source's white filter, re-applied at start in ascending clientId order (§7.3);
+ *   - every ack that moves a cursor is written to meta.dat before the next write starts
+ *     (coalesced by CursorFile), and stop() flushes, so SIGTERM loses no ack.
+ */
+import { CanalConfigError, type CanalError } from "../errors.js";
+import type { DestinationConfig } from "../config/types.js";
+import type { LogPosition } from "../protocol/cursor-json.js";
+import { BinlogSource, type SourceBatch, type SourceStatus } from "./binlog-source.js";
+import type { BinlogStart } from "./binlog-stream.js";
+import { CursorFile, toLogPosition } from "./cursor-file.js";
+import { EventStore, type BinlogPosition } from "./event-store.js";
+
+export interface DestinationOptions {
+  config: DestinationConfig;
+  /** Directory holding `<destination>/meta.dat`. */
+  dataDir: string;
+  /** A failure the destination cannot recover from (checksum error, database gone for good). */
+  onError?(err: CanalError): void;
+  onStatus?(status: SourceStatus): void;
+}
+
+export class Destination {
+  readonly name: string;
+  readonly store: EventStore;
+  private source: BinlogSource | undefined;
+  /** The part of a source batch the store refused, waiting for room. */
+  private pending: SourceBatch["entries"] = [];
+  private stopped = false;
+
+  private constructor(
+    private readonly options: DestinationOptions,
+    private readonly cursors: CursorFile,
+  ) {
+    const { config } = options;
+    this.name = config.name;
+    this.store = new EventStore({
+      destination: config.name,
+      bufferSize: config.store.maxEntries,
+      maxBytes: config.store.maxBytes,
+      memUnit: config.store.memUnit,
+      batchMode: config.store.batchMode,
+      ddlIsolation: config.ddlIsolation,
+    });
+  }
+
+  /** Reads the cursors, connects to the database and starts the dump. */
+  static async start(options: DestinationOptions): Promise<Destination> {
+    const destination = new Destination(options, await CursorFile.open(options.dataDir, options.config.name));
+    await destination.startSource();
+    return destination;
+  }
+
+  /** Where this destination starts reading, and why (for logs and status). */
+  startPosition(): { start: BinlogStart; from: "cursor" | "config" | "end of binlog" } {
+    const acked = this.cursors
+      .list()
+      .flatMap((c) => (c.cursor ? [c.cursor] : []))
+      .sort(compareCursors)[0];
+    if (acked) return { start: { file: acked.journalName, position: acked.position }, from: "cursor" };
+    const { start } = this.options.config;
+    if (start.journalName !== undefined) return { start: { file: start.journalName, position: start.position ?? 4 }, from: "config" };
+    if (start.gtid !== undefined) {
+      const mariadb = /^\d+-\d+-\d+(,\d+-\d+-\d+)*$/.test(start.gtid);
+      return { start: mariadb ? { mariadbGtid: start.gtid } : { mysqlGtidSet: start.gtid }, from: "config" };
+    }
+    if (start.timestamp !== undefined) {
+      throw new CanalConfigError(
+        `destination ${this.name}: start.timestamp ${start.timestamp} is not supported yet; expected start.journalName (+ start.position) or start.gtid`,
+      );
+    }
+    return { start: "current", from: "end of binlog" };
+  }
+
+  private async startSource(): Promise<void> {
+    const { config } = this.options;
+    this.source = await BinlogSource.start({
+      host: config.source.host,
+      port: config.source.port,
+      user: config.source.user,
+      password: config.source.password,
+      serverId: config.source.serverId,
+      start: this.startPosition().start,
+      filters: { regex: config.filter.regex, blackRegex: config.filter.blackRegex, field: config.filter.field, blackField: config.filter.blackField },
+      connectionCharset: config.source.connectionCharset,
+      timeZone: config.source.timeZone,
+      transactionSize: config.transactionSize,
+      onBatch: (batch) => this.take(batch),
+      onError: (err) => this.options.onError?.(err),
+      onStatus: (status) => this.options.onStatus?.(status),
+    });
+    // Persisted client filters replace the instance filter, the highest clientId last (§7.3).
+    for (const client of this.cursors.list().sort((a, b) => a.clientId - b.clientId)) {
+      if (client.filter) this.source.setFilter(client.filter);
+    }
+  }
+
+  private take(batch: SourceBatch): "ok" | "full" {
+    if (this.pending.length > 0) {
+      // Already full: what the source had read before it paused queues behind the rest.
+      this.pending.push(...batch.entries);
+      return "full";
+    }
+    const stored = this.store.putAll(batch.entries);
+    if (stored === batch.entries.length) return "ok";
+    this.pending = batch.entries.slice(stored);
+    void this.drainWhenWritable();
+    return "full";
+  }
+
+  private async drainWhenWritable(): Promise<void> {
+    while (this.pending.length > 0) {
+      await this.store.whenWritable();
+      if (this.stopped) return;
+      this.pending = this.pending.slice(this.store.putAll(this.pending));
+    }
+    this.source?.resume();
+  }
+
+  isSubscribed(clientId: number): boolean {
+    return this.cursors.get(clientId) !== undefined;
+  }
+
+  async subscribe(clientId: number, filter: string): Promise<void> {
+    const known = this.cursors.get(clientId);
+    const first = this.store.firstPosition();
+    const cursor = known?.cursor ?? (first ? this.logPosition(first) : undefined);
+    // A blank filter changes nothing, and does not clear a persisted one (§7.3).
+    const kept = filter.trim() !== "" ? filter : known?.filter;
+    if (filter.trim() !== "") this.source?.setFilter(filter);
+    await this.cursors.set({ clientId, filter: kept, cursor });
+  }
+
+  async unsubscribe(clientId: number): Promise<void> {
+    this.store.forgetClient(clientId);
+    await this.cursors.remove(clientId);
+  }
+
+  acked(clientId: number, cursor: BinlogPosition): void {
+    const known = this.cursors.get(clientId);
+    void this.cursors.set({ clientId, filter: known?.filter, cursor: this.logPosition(cursor) }).catch((err: CanalError) => this.options.onError?.(err));
+  }
+
+  /** Stops reading, closes the store (pending gets end empty) and writes every acked cursor. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.source?.stop();
+    this.store.close();
+    await this.cursors.flush();
+  }
+
+  get stats() {
+    return { source: this.source?.stats, store: this.store.stats(), schemaMode: this.source?.schemaMode };
+  }
+
+  private logPosition(position: BinlogPosition): LogPosition {
+    const { host, port } = this.options.config.source;
+    return toLogPosition(position, { address: host, port });
+  }
+}
+
+/** Canal's CanalEventUtils.min for cursors of one database: the smaller file, then offset. */
+function compareCursors(a: LogPosition, b: LogPosition): number {
+  return a.journalName === b.journalName ? a.position - b.position : a.journalName < b.journalName ? -1 : 1;
+}
