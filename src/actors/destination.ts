@@ -22,6 +22,7 @@ import { BinlogSource, type SourceBatch, type SourceStatus } from "./binlog-sour
 import type { BinlogStart } from "./binlog-stream.js";
 import { CursorFile, toLogPosition } from "./cursor-file.js";
 import { EventStore, type BinlogPosition } from "./event-store.js";
+import type { ServedDestination } from "./session-requests.js";
 
 export interface DestinationOptions {
   config: DestinationConfig;
@@ -32,7 +33,7 @@ export interface DestinationOptions {
   onStatus?(status: SourceStatus): void;
 }
 
-export class Destination {
+export class Destination implements ServedDestination {
   readonly name: string;
   readonly store: EventStore;
   private source: BinlogSource | undefined;

@@ -1,0 +1,124 @@
+/**
+ * What the session's requests do to a destination: the `subscribe`, `unsubscribe`, `serveGet`,
+ * `ack` and `rollback` actors of the session machine, minus the socket. The destination itself
+ * (its instance, cursor persistence, subscription meta) sits behind the narrow DestinationHost
+ * interface that the instance wiring implements.
+ *
+ * Canal's rules here (canal-facts.md §1.5, §6.3, §11.20, §11.24):
+ *   - a destination not served by this node is "destination:<d> should start first" for every
+ *     request, and subscribing to it has no side effect at all (Canal creates znodes);
+ *   - GET and CLIENTACK of a client that is not subscribed fail "should subscribe first";
+ *     a CLIENTROLLBACK of such a client is silently ignored (the Java client's
+ *     rollback-on-connect comes before any subscribe).
+ */
+import type { BinlogPosition, EventStore } from "./event-store.js";
+import { CanalServerError } from "../errors.js";
+import type { BatchInput, GetInput, Identity, ServedBatch, SubscribeInput } from "../machines/session.js";
+import { encodeGetReplyFrame } from "../protocol/messages/messages.js";
+
+/** The store calls a session makes; an EventStore satisfies it. */
+export type SessionStore = Pick<EventStore, "get" | "ack" | "rollback">;
+
+/** The destinations a node serves, as its sessions see them. */
+export interface DestinationHost {
+  /** The destination when its instance is running on this node, else undefined. Must not throw. */
+  destination(name: string): ServedDestination | undefined;
+}
+
+/** One running destination, as its sessions see it. */
+export interface ServedDestination {
+  readonly store: SessionStore;
+  /** Whether the client subscribed (on any connection, or before a restart when subscriptions persist). */
+  isSubscribed(clientId: number): boolean;
+  /**
+   * Subscribes or re-subscribes the client (Canal §1.5 SUBSCRIPTION): records the subscription,
+   * sets its cursor to the store's first position when it has none, and applies a non-blank
+   * filter to the instance. Rejects with a CanalServerError carrying Canal's text on failure.
+   */
+  subscribe(clientId: number, filter: string): Promise<void>;
+  /** Forgets the client: its subscription, its cursor and its outstanding batches (store.forgetClient). */
+  unsubscribe(clientId: number): Promise<void>;
+  /** An ack moved the client's cursor: persist it (now or batched, as the destination decides). */
+  acked(clientId: number, cursor: BinlogPosition): void;
+}
+
+/** Canal's CanalServerException for a destination whose instance does not run here. */
+export class DestinationNotStartedError extends CanalServerError {
+  override name = "DestinationNotStartedError";
+  constructor(readonly destination: string) {
+    super(`destination:${destination} should start first`);
+  }
+}
+
+/** Canal's CanalServerException for a GET or CLIENTACK of a client that never subscribed. */
+export class NotSubscribedError extends CanalServerError {
+  override name = "NotSubscribedError";
+  constructor(readonly identity: Identity) {
+    super(`ClientIdentity:${identity.destination}/${identity.clientId} should subscribe first`);
+  }
+}
+
+/** The reply to an empty GET never changes: encode it once. */
+const EMPTY_REPLY_FRAME = encodeGetReplyFrame(-1, []);
+
+/**
+ * Writes a frame for the session; resolves once the socket accepted it without exceeding its
+ * buffer, or after 'drain' (so the next GET is not served into a full socket). Resolves early
+ * when `signal` aborts (the session is closing).
+ */
+export type SendFrame = (frame: Uint8Array, signal: AbortSignal) => Promise<void>;
+
+export class SessionRequests {
+  constructor(
+    private readonly destinations: DestinationHost,
+    private readonly send: SendFrame,
+  ) {}
+
+  private served(name: string): ServedDestination {
+    const served = this.destinations.destination(name);
+    if (served === undefined) throw new DestinationNotStartedError(name);
+    return served;
+  }
+
+  private subscribed(identity: Identity): ServedDestination {
+    const served = this.served(identity.destination);
+    if (!served.isSubscribed(identity.clientId)) throw new NotSubscribedError(identity);
+    return served;
+  }
+
+  async subscribe(input: SubscribeInput): Promise<void> {
+    await this.served(input.destination).subscribe(input.clientId, input.filter);
+  }
+
+  async unsubscribe(input: Identity): Promise<void> {
+    await this.served(input.destination).unsubscribe(input.clientId);
+  }
+
+  /**
+   * Takes the next batch (waiting as the GET asked, until `signal` aborts) and writes the
+   * MESSAGES reply from the store's entry buffers: the raw path without version for a batch,
+   * the generic path with version 1 for the empty reply (§1.7).
+   */
+  async serveGet(input: GetInput, signal: AbortSignal): Promise<ServedBatch> {
+    const served = this.subscribed(input);
+    const batch = await served.store.get(input.clientId, { batchSize: input.batchSize, timeoutMs: input.waitMs, signal });
+    // Closing while waiting: nothing to write. A batch taken just before stays outstanding
+    // until the client's next rollback, as in Canal when a connection drops mid-reply.
+    if (signal.aborted) return { batchId: batch?.id ?? -1, entries: 0, bytes: 0 };
+    const frame = batch === undefined ? EMPTY_REPLY_FRAME : encodeGetReplyFrame(batch.id, batch.entries);
+    await this.send(frame, signal);
+    return { batchId: batch?.id ?? -1, entries: batch?.entries.length ?? 0, bytes: frame.length };
+  }
+
+  async ack(input: BatchInput): Promise<void> {
+    const served = this.subscribed(input);
+    const cursor = served.store.ack(input.clientId, input.batchId);
+    if (cursor !== undefined) served.acked(input.clientId, cursor);
+  }
+
+  async rollback(input: BatchInput): Promise<void> {
+    const served = this.served(input.destination);
+    if (!served.isSubscribed(input.clientId)) return;
+    served.store.rollback(input.clientId, input.batchId);
+  }
+}
