@@ -6,10 +6,12 @@
 import { parseArgs } from "node:util";
 import { CanalConfigError, CanalError } from "../errors.js";
 import { runDemo } from "./demo.js";
+import { runServer, SERVER_USAGE } from "./server.js";
 
 const USAGE = `usage: canal-ts <command> [options]
 
 commands:
+  server ...      run a node serving Canal clients (see "canal-ts server --help")
   demo [--keep]   start ZooKeeper, MariaDB (ROW binlog) and NATS on free loopback ports,
                   show each working and a Canal handshake/auth round trip, then stop them
                   (--keep: leave them up until Ctrl-C)
@@ -25,6 +27,10 @@ async function main(argv: string[]): Promise<void> {
       await runDemo({ keep: values.keep ?? false, log });
       return;
     }
+    case "server":
+      if (rest.includes("--help")) console.log(SERVER_USAGE);
+      else await runServer(rest);
+      return;
     case undefined:
     case "help":
     case "--help":
@@ -32,7 +38,7 @@ async function main(argv: string[]): Promise<void> {
       console.log(USAGE);
       return;
     default:
-      throw new CanalConfigError(`unknown command "${command}"; expected one of: demo, help`);
+      throw new CanalConfigError(`unknown command "${command}"; expected one of: server, demo, help`);
   }
 }
 
