@@ -1,6 +1,7 @@
 /**
- * canal-ts as a library. Today: the error family and the Canal wire protocol codec; the server,
- * the client and the HA runtime are added here as they land.
+ * canal-ts as a library. The error family, the Canal wire protocol codec and the client
+ * (CanalConnector); the HA runtime is added here as it lands.
  */
 export * from "./errors.js";
 export * from "./protocol/index.js";
+export * from "./client/index.js";

@@ -7,11 +7,14 @@ import { parseArgs } from "node:util";
 import { CanalConfigError, CanalError } from "../errors.js";
 import { runDemo } from "./demo.js";
 import { runServer, SERVER_USAGE } from "./server.js";
+import { parseTailArgs, runTail, TAIL_USAGE } from "./tail.js";
 
 const USAGE = `usage: canal-ts <command> [options]
 
 commands:
   server ...      run a node serving Canal clients (see "canal-ts server --help")
+  tail <destination> --server HOST:PORT [--filter REGEX] [--format table|json] ...
+                  print changes as they arrive (see "canal-ts tail --help")
   demo [--keep]   start ZooKeeper, MariaDB (ROW binlog) and NATS on free loopback ports,
                   show each working and a Canal handshake/auth round trip, then stop them
                   (--keep: leave them up until Ctrl-C)
@@ -31,6 +34,24 @@ async function main(argv: string[]): Promise<void> {
       if (rest.includes("--help")) console.log(SERVER_USAGE);
       else await runServer(rest);
       return;
+    case "tail": {
+      if (rest.includes("--help")) {
+        console.log(TAIL_USAGE);
+        return;
+      }
+      const options = parseTailArgs(rest);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      try {
+        await runTail({ ...options, signal: stop.signal }, process.stdout);
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+      return;
+    }
     case undefined:
     case "help":
     case "--help":
@@ -38,7 +59,7 @@ async function main(argv: string[]): Promise<void> {
       console.log(USAGE);
       return;
     default:
-      throw new CanalConfigError(`unknown command "${command}"; expected one of: server, demo, help`);
+      throw new CanalConfigError(`unknown command "${command}"; expected one of: server, tail, demo, help`);
   }
 }
 

@@ -25,7 +25,7 @@ test("demo starts the servers, shows each working and a Canal auth round trip, t
 test("an unknown command names itself and what was expected", () => {
   const r = run(["serve-everything"]);
   assert.is(r.status, 1);
-  assert.match(r.stderr, /unknown command "serve-everything"; expected one of: server, demo, help/);
+  assert.match(r.stderr, /unknown command "serve-everything"; expected one of: server, tail, demo, help/);
 });
 
 test.run();

@@ -1,0 +1,22 @@
+/**
+ * The canal-ts client library: a Canal connector to one server, typed batches and changes.
+ * (The cluster client with ZooKeeper discovery builds on CanalConnector.)
+ */
+export {
+  CanalConnector,
+  DEFAULT_CLIENT_ID,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_FETCH_SIZE,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_SO_TIMEOUT_MS,
+  type BatchesOptions,
+  type CallOptions,
+  type CanalConnectorOptions,
+  type ConnectorEvents,
+  type ConnectorState,
+} from "./connector.js";
+export { Batch, type BatchOwner } from "./batch.js";
+export { changesOf, changeTypeName, type BinlogPoint, type Change, type ChangeType, type ColumnValue, type RowImage } from "./changes.js";
+export { CanalLateReplyError, CanalStaleBatchError, type LateReply, type SentWithoutReply } from "./errors.js";
+export { backoffDelay, resolveBackoff, type BackoffOptions, type BackoffPolicy } from "./backoff.js";
+export type { Listener } from "./emitter.js";
