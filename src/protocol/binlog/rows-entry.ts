@@ -6,17 +6,26 @@
  *   RowChange = 08 tableId | 10 eventType | 50 00 (isDdl false) | (62 len RowData)*
  *   RowData   = (0a len Column)* before image | (12 len Column)* after image
  *
- * One pass over the row images. As the cursor walks an image, each value is rendered as
- * UTF-8 bytes (ValueBytes); then each Column is written whole, since its length is known once
- * its value is: the fixed fields come precomputed from the TablePlan. A RowData's length is
- * known only at its end, so two bytes are reserved for it (enough up to 16 KiB) and the row
- * is moved when it needs fewer or more. The RowChange is built in a buffer reused from event
- * to event; then the header, which carries the row count, goes in front of it in the memory
- * the entry is handed out in. Nothing is allocated per row or per column.
+ * One pass over the row images, one copy of each value: as the cursor reaches a value, its
+ * Column is written into the RowChange being built, and the value is rendered (ValueBytes)
+ * straight into the place it takes there, or, when it is the row image's own bytes, copied
+ * there once. A Column's length comes before its value, so the value is rendered where it goes
+ * if both lengths take one byte (nearly always for rendered values: numbers, dates) and moved
+ * when they do not; for values taken from the row image the lengths are known beforehand. The
+ * fixed fields come precomputed from the TablePlan. A RowData's length is known only at its
+ * end, so two bytes are reserved for it (enough up to 16 KiB) and the row is moved when it
+ * needs fewer or more. The RowChange is built in a buffer reused from event to event; then the
+ * header, which carries the row count, goes in front of it in the memory the entry is handed
+ * out in. Nothing is allocated per row or per column, bar a view per value of 256 bytes or
+ * more (byte-copy.ts: copied natively).
+ *
+ * Measured by replaying the decode benchmark's binlog through EntryWriter: rendering values into
+ * a scratch buffer first and copying them into the RowChange after took ~23% longer.
  */
 import { EntryType, EventType } from "../entry.js";
 import { varintSize, writeVarint } from "../varint.js";
-import { ABSENT_VALUE, NULL_VALUE, RowCursor, type RowsEvent } from "./events/rows.js";
+import { copyRange, equalRanges, type ViewedBytes, viewOf } from "./byte-copy.js";
+import { NULL_VALUE, RowCursor, type RowsEvent } from "./events/rows.js";
 import type { TableMap } from "./events/table-map.js";
 import { renderColumnValue } from "./row-values.js";
 import type { TablePlan } from "./table-plan.js";
@@ -33,14 +42,13 @@ export interface EventHeaderFields {
   eventLength: number;
 }
 
-// Module-local copies: hot loops should not go through an import binding on every use.
-const ABSENT = ABSENT_VALUE;
+// A module-local copy: hot loops should not go through an import binding on every use.
 const NULL = NULL_VALUE;
-/** Copies shorter than this are faster as a byte loop than as a native call (measured). */
-const NATIVE_COPY_MIN = 16;
 
 const BEFORE_COLUMN_TAG = 0x0a; // RowData.beforeColumns = 1
 const AFTER_COLUMN_TAG = 0x12; // RowData.afterColumns = 2
+/** Column bytes between the prefix and the value: 28 updated 30 isNull 42. */
+const VALUE_FIELDS = 5;
 const UTF8 = new TextEncoder().encode("UTF-8");
 const ROWS_COUNT = new TextEncoder().encode("rowsCount");
 
@@ -63,154 +71,187 @@ class Chunks {
 }
 
 export class RowsEntryEncoder {
-  private readonly values = new ValueBytes();
+  /** The RowChange being built; values are rendered into it where they go. */
+  private readonly out = new ValueBytes(64 * 1024);
   private readonly cursor: RowCursor;
-  private readers = [] as TablePlan["readers"];
   private readonly chunks: Chunks;
   private header = Buffer.allocUnsafe(1024);
-  /** The RowChange being built. */
-  private body = Buffer.allocUnsafe(64 * 1024);
 
-  // The value of each column in the current image, as the cursor's callback renders it.
-  private valueStart = new Int32Array(16);
-  private valueEnd = new Int32Array(16);
-  private valueInSource = new Uint8Array(16);
-  private valueSqlType = new Int32Array(16);
-  // Each column's before-image value in `body` for the current UPDATE row pair (for `updated`):
-  // the row it is from, and where its value bytes are (start -1: NULL).
+  // The image being written: its table, kind and row, and the next column not yet written.
+  private plan: TablePlan | undefined;
+  private update = false;
+  private isAfter = false;
+  private row = 0;
+  private nextColumn = 0;
+  // Each column's before-image value in the RowChange for the current UPDATE row pair (for
+  // `updated`): the row it is from, and where its value bytes are (start -1: NULL).
   private beforeRow = new Int32Array(16);
   private beforeStart = new Int32Array(16);
   private beforeEnd = new Int32Array(16);
 
   constructor(options: { chunkSize?: number } = {}) {
     this.chunks = new Chunks(options.chunkSize ?? 1 << 20);
-    this.cursor = new RowCursor((buf, offset, end, column) => {
-      const values = this.values;
-      const next = renderColumnValue(this.readers[column]!, buf, offset, end, values);
-      this.valueStart[column] = values.start;
-      this.valueEnd[column] = values.end;
-      this.valueInSource[column] = values.inSource ? 1 : 0;
-      this.valueSqlType[column] = values.sqlType;
-      return next;
-    });
+    this.cursor = new RowCursor((buf, offset, end, column) => this.writeValueColumn(buf, offset, end, column));
   }
 
   /** The Entry bytes of `rows`; `rowCount` is set to the number of row changes in it. */
   encode(rows: RowsEvent, tableMap: TableMap, plan: TablePlan, fields: EventHeaderFields): { bytes: Uint8Array; rowCount: number } {
     const update = rows.action === "update";
     const eventType = update ? EventType.UPDATE : rows.action === "insert" ? EventType.INSERT : EventType.DELETE;
-    this.fitColumns(rows.columnCount);
-    this.beforeRow.fill(-1, 0, rows.columnCount);
-    this.readers = plan.readers;
+    const columnCount = rows.columnCount;
+    this.fitColumns(columnCount);
+    this.beforeRow.fill(-1, 0, columnCount);
+    this.plan = plan;
+    this.update = update;
     const cursor = this.cursor;
     cursor.begin(rows, tableMap);
 
-    this.reserve(0, 32);
-    const b = this.body;
+    const out = this.out;
+    out.reset();
+    out.reserve(32);
+    const b = out.scratch;
     b[0] = 0x08;
     let p = writeVarint(b, 1, rows.tableId);
     b[p++] = 0x10;
     b[p++] = eventType;
     b[p++] = 0x50;
     b[p++] = 0;
+    out.pos = p;
     let rowCount = 0;
     let rowStart = 0;
-    while (cursor.next()) {
-      const isAfter = rows.action === "insert" || cursor.isAfterImage;
+    for (let image = 0; ; image++) {
+      // UPDATE: before and after image in one RowData; INSERT: after images; DELETE: before images.
+      const isAfter = update ? (image & 1) === 1 : rows.action === "insert";
+      const imageStart = out.pos;
       if (!update || !isAfter) {
-        this.reserve(p, 3);
-        this.body[p] = 0x62;
-        p += 3; // the RowData's tag and two bytes for its length
-        rowStart = p;
+        out.reserve(3);
+        out.scratch[out.pos] = 0x62;
+        out.pos += 3; // the RowData's tag and two bytes for its length
+        rowStart = out.pos;
       }
-      p = this.writeImage(p, isAfter, update, rowCount, plan, rows.buf);
+      this.isAfter = isAfter;
+      this.row = rowCount;
+      this.nextColumn = 0;
+      if (!cursor.next()) {
+        out.pos = imageStart;
+        break;
+      }
+      this.writeColumnsBefore(columnCount);
       if (!update || isAfter) {
-        p = this.endRowData(rowStart, p);
+        out.pos = this.endRowData(rowStart, out.pos);
         rowCount++;
       }
     }
+    this.plan = undefined;
 
+    const body = out.scratch;
+    const bodySize = out.pos;
     const headerSize = this.encodeHeader(fields, plan, eventType, rowCount);
-    const size = 1 + varintSize(headerSize) + headerSize + 2 + 1 + varintSize(p) + p;
-    const out = this.chunks.take(size);
-    out[0] = 0x0a;
-    let q = writeVarint(out, 1, headerSize);
-    q += this.header.copy(out, q, 0, headerSize);
-    out[q++] = 0x10;
-    out[q++] = EntryType.ROWDATA;
-    out[q++] = 0x1a;
-    q = writeVarint(out, q, p);
-    this.body.copy(out, q, 0, p);
-    return { bytes: out, rowCount };
+    const size = 1 + varintSize(headerSize) + headerSize + 2 + 1 + varintSize(bodySize) + bodySize;
+    const entry = this.chunks.take(size);
+    entry[0] = 0x0a;
+    let q = writeVarint(entry, 1, headerSize);
+    q += this.header.copy(entry, q, 0, headerSize);
+    entry[q++] = 0x10;
+    entry[q++] = EntryType.ROWDATA;
+    entry[q++] = 0x1a;
+    q = writeVarint(entry, q, bodySize);
+    body.copy(entry, q, 0, bodySize);
+    out.reset();
+    return { bytes: entry, rowCount };
   }
 
-  /** The Column fields of the image the cursor is on, written at `p` in `body`; returns the end. */
-  private writeImage(p: number, isAfter: boolean, update: boolean, row: number, plan: TablePlan, source: Buffer): number {
-    const columnTag = isAfter ? AFTER_COLUMN_TAG : BEFORE_COLUMN_TAG;
-    const valueStart = this.cursor.valueStart;
-    const scratch = this.values.scratch;
-    const columns = plan.columns;
-    for (let i = 0; i < columns.length; i++) {
-      const state = valueStart[i]!;
-      const column = columns[i]!;
-      if (state === ABSENT || !column.kept) continue;
-      const suffix = column.suffix;
-      if (state === NULL) {
-        const prefix = column.nullPrefix;
-        const size = prefix.length + 4 + suffix.length;
-        this.reserve(p, size + 6); // tag and length
-        const b = this.body;
-        b[p++] = columnTag;
-        p = writeSmallVarint(b, p, size);
-        p = copyBytes(prefix, b, p);
-        b[p++] = 0x28;
-        // Unchanged only when the before value was NULL too (Canal's isUpdate).
-        b[p++] = isAfter && !(update && this.beforeRow[i] === row && this.beforeStart[i] === -1) ? 1 : 0;
-        b[p++] = 0x30;
-        b[p++] = 1;
-        p = copyBytes(suffix, b, p);
-        if (update && !isAfter) this.noteBefore(i, row, -1, -1);
-        continue;
-      }
-      const from = this.valueInSource[i] === 1 ? source : scratch;
-      const start = this.valueStart[i]!;
-      const length = this.valueEnd[i]! - start;
-      const prefix = column.prefixFor(this.valueSqlType[i]!);
-      const size = prefix.length + 5 + smallVarintSize(length) + length + suffix.length;
-      this.reserve(p, size + 6); // tag and length
-      const b = this.body;
-      b[p++] = columnTag;
-      p = writeSmallVarint(b, p, size);
-      p = copyBytes(prefix, b, p);
-      b[p++] = 0x28;
-      b[p++] = isAfter && !(update && this.beforeRow[i] === row && this.sameAsBefore(i, from, start, length)) ? 1 : 0;
-      b[p++] = 0x30;
-      b[p++] = 0;
-      b[p++] = 0x42;
-      p = writeSmallVarint(b, p, length);
-      if (update && !isAfter) this.noteBefore(i, row, p, p + length);
-      if (length >= NATIVE_COPY_MIN) p += from.copy(b, p, start, start + length);
-      else for (let k = start; k < start + length; k++) b[p++] = from[k]!;
-      p = copyBytes(suffix, b, p);
+  /** Writes the NULL columns of the current image before column `end` that are not written yet. */
+  private writeColumnsBefore(end: number): void {
+    const states = this.cursor.valueStart;
+    const columns = this.plan!.columns;
+    for (let i = this.nextColumn; i < end; i++) {
+      // Values are written as the cursor reads them, so what is left here is NULL or absent.
+      if (states[i] === NULL && columns[i]!.kept) this.writeNullColumn(i, columns[i]!.nullPrefix, columns[i]!.suffix);
     }
-    this.values.reset();
-    return p;
+    this.nextColumn = end;
   }
 
-  private noteBefore(column: number, row: number, start: number, end: number): void {
-    this.beforeRow[column] = row;
+  private writeNullColumn(i: number, prefix: ViewedBytes, suffix: ViewedBytes): void {
+    const out = this.out;
+    const size = prefix.bytes.length + 4 + suffix.bytes.length;
+    out.reserve(size + 6); // tag and length
+    const b = out.scratch;
+    let p = out.pos;
+    b[p++] = this.isAfter ? AFTER_COLUMN_TAG : BEFORE_COLUMN_TAG;
+    p = writeSmallVarint(b, p, size);
+    p = copyRange(prefix.bytes, prefix.view, 0, prefix.bytes.length, b, out.view, p);
+    b[p++] = 0x28;
+    // Unchanged only when the before value was NULL too (Canal's isUpdate).
+    const update = this.update;
+    b[p++] = this.isAfter && !(update && this.beforeRow[i] === this.row && this.beforeStart[i] === -1) ? 1 : 0;
+    b[p++] = 0x30;
+    b[p++] = 1;
+    p = copyRange(suffix.bytes, suffix.view, 0, suffix.bytes.length, b, out.view, p);
+    out.pos = p;
+    if (update && !this.isAfter) this.noteBefore(i, -1, -1);
+  }
+
+  /** The cursor's callback: writes column `i`, whose value starts at `buf[offset]`, and the NULL columns before it. */
+  private writeValueColumn(buf: Buffer, offset: number, end: number, i: number): number {
+    this.writeColumnsBefore(i);
+    this.nextColumn = i + 1;
+    const column = this.plan!.columns[i]!;
+    const reader = column.reader;
+    const out = this.out;
+    const columnStart = out.pos;
+    if (!column.kept) {
+      // Read to find where the next value starts, then forgotten.
+      const next = renderColumnValue(reader, buf, offset, end, out);
+      out.pos = columnStart;
+      return next;
+    }
+    // Rendered where it goes if the Column's size and the value's length take one byte each.
+    let prefix = column.valuePrefix;
+    const guess = columnStart + 2 + prefix.bytes.length + VALUE_FIELDS + 1;
+    out.reserve(guess - columnStart);
+    out.pos = guess;
+    const next = renderColumnValue(reader, buf, offset, end, out);
+    const length = out.end - out.start;
+    if (out.sqlType !== reader.sqlType) prefix = column.prefixFor(out.sqlType); // unsigned promotion
+    const suffix = column.suffix;
+    const size = prefix.bytes.length + VALUE_FIELDS + smallVarintSize(length) + length + suffix.bytes.length;
+    const valueAt = columnStart + 1 + smallVarintSize(size) + prefix.bytes.length + VALUE_FIELDS + smallVarintSize(length);
+    const columnEnd = valueAt + length + suffix.bytes.length;
+    if (columnEnd > out.pos) out.reserve(columnEnd - out.pos);
+    const b = out.scratch;
+    const view = out.view;
+    if (out.inSource) copyRange(buf, viewOf(buf), out.start, out.end, b, view, valueAt);
+    else if (valueAt !== guess) b.copyWithin(valueAt, guess, guess + length);
+
+    let p = columnStart;
+    const isAfter = this.isAfter;
+    b[p++] = isAfter ? AFTER_COLUMN_TAG : BEFORE_COLUMN_TAG;
+    p = writeSmallVarint(b, p, size);
+    p = copyRange(prefix.bytes, prefix.view, 0, prefix.bytes.length, b, view, p);
+    b[p++] = 0x28;
+    const update = this.update;
+    b[p++] = isAfter && !(update && this.beforeRow[i] === this.row && this.sameAsBefore(i, valueAt, length)) ? 1 : 0;
+    b[p++] = 0x30;
+    b[p++] = 0;
+    b[p++] = 0x42;
+    writeSmallVarint(b, p, length);
+    if (update && !isAfter) this.noteBefore(i, valueAt, valueAt + length);
+    out.pos = copyRange(suffix.bytes, suffix.view, 0, suffix.bytes.length, b, view, valueAt + length);
+    return next;
+  }
+
+  private noteBefore(column: number, start: number, end: number): void {
+    this.beforeRow[column] = this.row;
     this.beforeStart[column] = start;
     this.beforeEnd[column] = end;
   }
 
   /** Canal's `updated` test for a non-NULL after value: the before value is non-NULL with the same string (bytes). */
-  private sameAsBefore(column: number, from: Buffer, start: number, length: number): boolean {
+  private sameAsBefore(column: number, start: number, length: number): boolean {
     const before = this.beforeStart[column]!;
     if (before < 0 || this.beforeEnd[column]! - before !== length) return false;
-    const b = this.body;
-    if (length >= NATIVE_COPY_MIN) return b.compare(from, start, start + length, before, before + length) === 0;
-    for (let k = 0; k < length; k++) if (b[before + k] !== from[start + k]) return false;
-    return true;
+    return equalRanges(this.out.scratch, this.out.view, before, start, length);
   }
 
   /** Writes the length of the RowData in [rowStart, end), moving it if its length is not two bytes long; returns its end. */
@@ -218,19 +259,11 @@ export class RowsEntryEncoder {
     const length = end - rowStart;
     const lengthBytes = varintSize(length);
     if (lengthBytes !== 2) {
-      this.reserve(end, lengthBytes);
-      this.body.copyWithin(rowStart - 2 + lengthBytes, rowStart, end);
+      this.out.reserve(lengthBytes);
+      this.out.scratch.copyWithin(rowStart - 2 + lengthBytes, rowStart, end);
     }
-    writeVarint(this.body, rowStart - 2, length);
+    writeVarint(this.out.scratch, rowStart - 2, length);
     return end - 2 + lengthBytes;
-  }
-
-  /** Makes room for `n` bytes at `p` in `body`. */
-  private reserve(p: number, n: number): void {
-    if (p + n <= this.body.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.body.length * 2, p + n));
-    this.body.copy(grown, 0, 0, p);
-    this.body = grown;
   }
 
   /** The rows entry's Header into `this.header`; returns its size. */
@@ -270,11 +303,7 @@ export class RowsEntryEncoder {
   }
 
   private fitColumns(n: number): void {
-    if (this.valueStart.length >= n) return;
-    this.valueStart = new Int32Array(n);
-    this.valueEnd = new Int32Array(n);
-    this.valueInSource = new Uint8Array(n);
-    this.valueSqlType = new Int32Array(n);
+    if (this.beforeRow.length >= n) return;
     this.beforeRow = new Int32Array(n);
     this.beforeStart = new Int32Array(n);
     this.beforeEnd = new Int32Array(n);
@@ -284,7 +313,8 @@ export class RowsEntryEncoder {
 function stringField(out: Buffer, p: number, fieldTag: number, bytes: Uint8Array): number {
   out[p++] = fieldTag;
   p = writeSmallVarint(out, p, bytes.length);
-  return copyBytes(bytes, out, p);
+  out.set(bytes, p);
+  return p + bytes.length;
 }
 
 /** A non-negative varint, fast for the lengths that fit in one or two bytes. */
@@ -303,14 +333,4 @@ function writeSmallVarint(out: Buffer, p: number, v: number): number {
 
 function smallVarintSize(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : varintSize(v);
-}
-
-function copyBytes(bytes: Uint8Array, out: Buffer, p: number): number {
-  const n = bytes.length;
-  if (n >= NATIVE_COPY_MIN) {
-    out.set(bytes, p);
-    return p + n;
-  }
-  for (let i = 0; i < n; i++) out[p++] = bytes[i]!;
-  return p;
 }

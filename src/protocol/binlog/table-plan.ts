@@ -10,6 +10,7 @@
  */
 import { CanalError } from "../../errors.js";
 import { tag, varintSize, writeVarint } from "../varint.js";
+import { type ViewedBytes, viewed } from "./byte-copy.js";
 import type { TableMap } from "./events/table-map.js";
 import { type ColumnDef, type ColumnReader, type ReaderOptions, columnDefFromMysqlType, planColumns } from "./row-values.js";
 
@@ -49,12 +50,12 @@ const enc = new TextEncoder();
 
 export class ColumnPlan {
   /** Column fields 1-4 for the sqlType a non-null value usually has, and for NULL. */
-  readonly valuePrefix: Uint8Array;
-  readonly nullPrefix: Uint8Array;
+  readonly valuePrefix: ViewedBytes;
+  readonly nullPrefix: ViewedBytes;
   /** Column field 10 (mysqlType), or nothing. */
-  readonly suffix: Uint8Array;
+  readonly suffix: ViewedBytes;
   private readonly nameAndKey: Uint8Array;
-  private readonly otherPrefixes = new Map<number, Uint8Array>();
+  private readonly otherPrefixes = new Map<number, ViewedBytes>();
 
   constructor(
     readonly index: number,
@@ -69,26 +70,26 @@ export class ColumnPlan {
     if (name !== undefined) parts.push(stringField(3, name));
     if (isKey !== undefined) parts.push(Uint8Array.of(tag(4, 0), isKey ? 1 : 0));
     this.nameAndKey = concat(parts);
-    this.suffix = mysqlType === undefined ? new Uint8Array(0) : stringField(10, mysqlType);
+    this.suffix = viewed(mysqlType === undefined ? new Uint8Array(0) : stringField(10, mysqlType));
     this.valuePrefix = this.buildPrefix(reader.sqlType);
     this.nullPrefix = this.buildPrefix(reader.nullSqlType);
   }
 
   /** The prefix for a value's sqlType: one of the two precomputed ones, bar unsigned promotion. */
-  prefixFor(sqlType: number): Uint8Array {
+  prefixFor(sqlType: number): ViewedBytes {
     if (sqlType === this.reader.sqlType) return this.valuePrefix;
     let prefix = this.otherPrefixes.get(sqlType);
     if (prefix === undefined) this.otherPrefixes.set(sqlType, (prefix = this.buildPrefix(sqlType)));
     return prefix;
   }
 
-  private buildPrefix(sqlType: number): Uint8Array {
+  private buildPrefix(sqlType: number): ViewedBytes {
     const head = new Uint8Array(2 + varintSize(this.index) + varintSize(sqlType));
     head[0] = tag(1, 0);
     let p = writeVarint(head, 1, this.index);
     head[p++] = tag(2, 0);
     writeVarint(head, p, sqlType);
-    return concat([head, this.nameAndKey]);
+    return viewed(concat([head, this.nameAndKey]));
   }
 }
 

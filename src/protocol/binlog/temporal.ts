@@ -25,19 +25,6 @@
 import { CanalConfigError, CanalProtocolError } from "../../errors.js";
 import { ValueBytes } from "./value-bytes.js";
 
-/** Two digits of 0 <= n < 100. */
-function two(out: ValueBytes, n: number): void {
-  const tens = (n / 10) | 0;
-  out.byte(48 + tens);
-  out.byte(48 + n - tens * 10);
-}
-
-/** At least four digits (years). */
-function four(out: ValueBytes, n: number): void {
-  if (n >= 1000) out.digits(n);
-  else out.padded(n, 4);
-}
-
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6] as const;
 const DASH = 45;
 const COLON = 58;
@@ -51,22 +38,29 @@ function fraction(out: ValueBytes, micros: number, fsp: number): void {
   out.padded(Math.floor(micros / POW10[6 - fsp]!), fsp);
 }
 
+/** The year has at least four digits (more from 10000, which a packed DATETIME can hold). */
 function date(out: ValueBytes, year: number, month: number, day: number): void {
-  four(out, year);
-  out.byte(DASH);
-  two(out, month);
-  out.byte(DASH);
-  two(out, day);
+  if (year < 10000) {
+    const century = (year / 100) | 0;
+    out.twoDigits(century);
+    out.threePairs(year - century * 100, DASH, month, day);
+  } else {
+    out.digits(year);
+    out.byte(DASH);
+    out.twoDigits(month);
+    out.byte(DASH);
+    out.twoDigits(day);
+  }
 }
 
 /** Hours have two digits, or more from 100 (TIME2). */
 function time(out: ValueBytes, hours: number, minutes: number, seconds: number): void {
-  if (hours < 100) two(out, hours);
-  else out.digits(hours);
+  if (hours < 100) return out.threePairs(hours, COLON, minutes, seconds);
+  out.digits(hours);
   out.byte(COLON);
-  two(out, minutes);
+  out.twoDigits(minutes);
   out.byte(COLON);
-  two(out, seconds);
+  out.twoDigits(seconds);
 }
 
 /** Bytes of the fractional part for a given fsp. */
@@ -351,15 +345,18 @@ interface Transition {
   after: number;
 }
 
-/** "YYYY-MM-DD" of a day count since 1970-01-01 (proleptic Gregorian, Hinnant's civil_from_days). */
+/**
+ * "YYYY-MM-DD" of a day count since 1970-01-01 (proleptic Gregorian, Hinnant's civil_from_days).
+ * TIMESTAMP days (≥ -1) keep every quotient non-negative, so `| 0` is the floor here.
+ */
 function civilDate(out: ValueBytes, days: number): void {
   const z = days + 719468;
-  const era = Math.floor(z / 146097);
+  const era = (z / 146097) | 0;
   const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const yoe = ((doe - ((doe / 1460) | 0) + ((doe / 36524) | 0) - ((doe / 146096) | 0)) / 365) | 0;
+  const doy = doe - (365 * yoe + ((yoe / 4) | 0) - ((yoe / 100) | 0));
+  const mp = ((5 * doy + 2) / 153) | 0;
+  const day = doy - (((153 * mp + 2) / 5) | 0) + 1;
   const month = mp < 10 ? mp + 3 : mp - 9;
   date(out, yoe + era * 400 + (month <= 2 ? 1 : 0), month, day);
 }

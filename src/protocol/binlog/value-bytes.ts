@@ -5,14 +5,18 @@
  * without creating a string per value.
  *
  * A rendered value is either a range of the row image itself (text in the connection charset
- * that is already valid UTF-8, binary data that is plain ASCII: no copy at all) or a range
- * appended to `scratch`. Scratch only grows until `reset()`, so every value rendered since then
- * stays readable: the entry writer renders all rows of an event first and encodes them after.
+ * that is already valid UTF-8, binary data that is plain ASCII: not copied here, the entry
+ * writer copies it once, to where it goes) or a range appended to `scratch`. Scratch only
+ * grows until `reset()`, so everything rendered since then stays where it is: the entry writer
+ * uses it as the buffer it builds an entry in, and renders each value in place.
  */
 import { isUtf8 } from "node:buffer";
+import { asciiEnd, copyRange, viewOf } from "./byte-copy.js";
 
 export class ValueBytes {
   scratch: Buffer;
+  /** A DataView over `scratch`, for the word-at-a-time copies of byte-copy.ts. */
+  view: DataView;
   /** Append position in `scratch`. */
   pos = 0;
   /** The last rendered value: true when it lies in the row image, else in `scratch`. */
@@ -24,6 +28,7 @@ export class ValueBytes {
 
   constructor(initialSize = 64 * 1024) {
     this.scratch = Buffer.allocUnsafe(initialSize);
+    this.view = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
   }
 
   /** Forgets every value rendered so far. */
@@ -42,6 +47,7 @@ export class ValueBytes {
     const grown = Buffer.allocUnsafe(Math.max(this.scratch.length * 2, this.pos + n));
     this.scratch.copy(grown, 0, 0, this.pos);
     this.scratch = grown;
+    this.view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
   }
 
   /** The value is `source[start, end)` of the row image, as it is. */
@@ -79,25 +85,20 @@ export class ValueBytes {
 
   /** Appends the decimal digits of a non-negative safe integer. */
   digits(n: number): void {
-    let len = 1;
-    for (let t = n; t >= 10; t = Math.floor(t / 10)) len++;
-    this.reserve(len);
-    const out = this.scratch;
-    let p = this.pos + len;
-    this.pos = p;
-    if (n < 0x80000000) {
-      do {
-        const q = (n / 10) | 0;
-        out[--p] = 48 + n - q * 10;
-        n = q;
-      } while (n !== 0);
-    } else {
-      do {
-        const q = Math.floor(n / 10);
-        out[--p] = 48 + n - q * 10;
-        n = q;
-      } while (n !== 0);
-    }
+    if (n < 0x80000000) return this.int32Digits(n, decimalLength(n));
+    // Two int32 halves: the division-free digit loop below needs n < 2^31 (Math.floor per
+    // digit on a double costs ~3× as much, measured on BIGINT columns).
+    const high = Math.floor(n / 1e8);
+    this.digits(high);
+    this.int32Digits(n - high * 1e8, 8);
+  }
+
+  /** Appends exactly `width` digits of 0 <= n < 10^width, zero-padded. */
+  padded(n: number, width: number): void {
+    if (n < 0x80000000) return this.int32Digits(n, width);
+    const high = Math.floor(n / 1e8);
+    this.int32Digits(high, width - 8);
+    this.int32Digits(n - high * 1e8, 8);
   }
 
   /** Appends a safe integer in decimal, with "-" when negative. */
@@ -110,17 +111,55 @@ export class ValueBytes {
     this.digits(n);
   }
 
-  /** Appends exactly `width` digits of 0 <= n < 10^width, zero-padded. */
-  padded(n: number, width: number): void {
+  /** Appends exactly `width` (>= the digits of n) digits of 0 <= n < 2^31, two at a time from a table. */
+  private int32Digits(n: number, width: number): void {
     this.reserve(width);
     const out = this.scratch;
-    let p = this.pos + width;
+    const start = this.pos;
+    let p = start + width;
     this.pos = p;
-    for (let i = 0; i < width; i++) {
-      const q = n < 0x80000000 ? (n / 10) | 0 : Math.floor(n / 10);
-      out[--p] = 48 + n - q * 10;
+    while (n >= 100) {
+      const q = (n / 100) | 0;
+      const pair = (n - q * 100) << 1;
+      out[--p] = DIGIT_PAIRS[pair + 1]!;
+      out[--p] = DIGIT_PAIRS[pair]!;
       n = q;
     }
+    if (n >= 10) {
+      out[--p] = DIGIT_PAIRS[(n << 1) + 1]!;
+      out[--p] = DIGIT_PAIRS[n << 1]!;
+    } else out[--p] = 48 + n;
+    while (p > start) out[--p] = 48;
+  }
+
+  /** Appends the two digits of 0 <= n < 100. */
+  twoDigits(n: number): void {
+    this.reserve(2);
+    const out = this.scratch;
+    const p = this.pos;
+    out[p] = DIGIT_PAIRS[n << 1]!;
+    out[p + 1] = DIGIT_PAIRS[(n << 1) + 1]!;
+    this.pos = p + 2;
+  }
+
+  /**
+   * Appends "aa" sep "bb" sep "cc", two digits each of 0 <= a, b, c < 100: a date's or a
+   * time's last eight characters in one call (temporal values were ~15% of the decode
+   * benchmark when written a byte per call).
+   */
+  threePairs(a: number, sep: number, b: number, c: number): void {
+    this.reserve(8);
+    const out = this.scratch;
+    const p = this.pos;
+    out[p] = DIGIT_PAIRS[a << 1]!;
+    out[p + 1] = DIGIT_PAIRS[(a << 1) + 1]!;
+    out[p + 2] = sep;
+    out[p + 3] = DIGIT_PAIRS[b << 1]!;
+    out[p + 4] = DIGIT_PAIRS[(b << 1) + 1]!;
+    out[p + 5] = sep;
+    out[p + 6] = DIGIT_PAIRS[c << 1]!;
+    out[p + 7] = DIGIT_PAIRS[(c << 1) + 1]!;
+    this.pos = p + 8;
   }
 
   byte(b: number): void {
@@ -134,14 +173,12 @@ export class ValueBytes {
    * in UTF-8. Plain ASCII is used in place.
    */
   latin1(source: Buffer, start: number, end: number): void {
-    let i = start;
-    while (i < end && source[i]! < 0x80) i++;
+    let i = asciiEnd(source, start, end);
     if (i === end) return this.fromSource(start, end);
     this.begin();
     this.reserve(2 * (end - start));
     const out = this.scratch;
-    let p = this.pos;
-    p += source.copy(out, p, start, i);
+    let p = copyRange(source, viewOf(source), start, i, out, this.view, this.pos);
     for (; i < end; i++) {
       const b = source[i]!;
       if (b < 0x80) out[p++] = b;
@@ -161,11 +198,19 @@ export class ValueBytes {
    * goes through a real decode, which replaces malformed sequences with U+FFFD.
    */
   utf8Text(source: Buffer, start: number, end: number): void {
-    let i = start;
-    while (i < end && source[i]! < 0x80) i++;
+    const i = asciiEnd(source, start, end);
     if (i === end || isUtf8(source.subarray(i, end))) return this.fromSource(start, end);
     this.begin();
     this.utf8(source.toString("utf8", start, end));
     this.finish();
   }
+}
+
+/** "00" … "99" as character codes: the pair for n is at [2n, 2n + 1]. */
+const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i & 1 ? (i >> 1) % 10 : ((i >> 1) / 10) | 0));
+
+/** Decimal digits of 0 <= n < 2^31. */
+function decimalLength(n: number): number {
+  if (n < 100000) return n < 100 ? (n < 10 ? 1 : 2) : n < 1000 ? 3 : n < 10000 ? 4 : 5;
+  return n < 10000000 ? (n < 1000000 ? 6 : 7) : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10;
 }

@@ -44,6 +44,9 @@ test("DATETIME2 with fsp 0, 3 and 6, and the zero date", () => {
   assert.is(renderDatetime2(datetime2(9999, 12, 31, 23, 59, 59, 990000, 2), 0, 2), "9999-12-31 23:59:59.99");
   assert.is(renderDatetime2(datetime2(0, 0, 0, 0, 0, 0, 0, 3), 0, 3), "0000-00-00 00:00:00.000");
   assert.is(renderDatetime2(datetime2(2024, 0, 0, 0, 0, 0, 0, 0), 0, 0), "2024-00-00 00:00:00");
+  // The packed form holds years up to 10082: printed in full, as Canal's padding does.
+  assert.is(renderDatetime2(datetime2(10000, 1, 2, 3, 4, 5, 0, 0), 0, 0), "10000-01-02 03:04:05");
+  assert.is(renderDatetime2(datetime2(5, 6, 7, 8, 9, 10, 0, 0), 0, 0), "0005-06-07 08:09:10");
 });
 
 test("DATE, old DATETIME, YEAR", () => {
