@@ -12,8 +12,9 @@
  *     in when an ack frees room; the store never grows past its bounds;
  *   - subscriptions persist in meta.dat with their filter; a non-blank filter replaces the
  *     source's white filter, re-applied at start in ascending clientId order (§7.3);
- *   - every ack that moves a cursor is written to meta.dat before the next write starts
- *     (coalesced by CursorFile), and stop() flushes, so SIGTERM loses no ack.
+ *   - every ack that moves a cursor is on disk in meta.dat before the session serves that
+ *     client's next request (writes coalesced by CursorFile), and stop() flushes, so SIGTERM
+ *     loses no ack and kill -9 at most the last one.
  */
 import { CanalConfigError, type CanalError } from "../errors.js";
 import type { DestinationConfig } from "../config/types.js";
@@ -149,9 +150,10 @@ export class Destination implements ServedDestination {
     await this.cursors.remove(clientId);
   }
 
-  acked(clientId: number, cursor: BinlogPosition): void {
+  /** Resolves once meta.dat holds this cursor (writes are coalesced, so many acks share one fsync). */
+  async acked(clientId: number, cursor: BinlogPosition): Promise<void> {
     const known = this.cursors.get(clientId);
-    void this.cursors.set({ clientId, filter: known?.filter, cursor: this.logPosition(cursor) }).catch((err: CanalError) => this.options.onError?.(err));
+    await this.cursors.set({ clientId, filter: known?.filter, cursor: this.logPosition(cursor) });
   }
 
   /** Stops reading, closes the store (pending gets end empty) and writes every acked cursor. */

@@ -38,8 +38,12 @@ export interface ServedDestination {
   subscribe(clientId: number, filter: string): Promise<void>;
   /** Forgets the client: its subscription, its cursor and its outstanding batches (store.forgetClient). */
   unsubscribe(clientId: number): Promise<void>;
-  /** An ack moved the client's cursor: persist it (now or batched, as the destination decides). */
-  acked(clientId: number, cursor: BinlogPosition): void;
+  /**
+   * An ack moved the client's cursor: persist it. The session serves this connection's next
+   * request only once the promise settles, so a batch handed out after an ack never outruns
+   * that ack's cursor (after a crash, at most the last ack's transaction comes again).
+   */
+  acked(clientId: number, cursor: BinlogPosition): Promise<void>;
 }
 
 /** Canal's CanalServerException for a destination whose instance does not run here. */
@@ -113,7 +117,7 @@ export class SessionRequests {
   async ack(input: BatchInput): Promise<void> {
     const served = this.subscribed(input);
     const cursor = served.store.ack(input.clientId, input.batchId);
-    if (cursor !== undefined) served.acked(input.clientId, cursor);
+    if (cursor !== undefined) await served.acked(input.clientId, cursor);
   }
 
   async rollback(input: BatchInput): Promise<void> {

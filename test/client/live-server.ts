@@ -43,7 +43,7 @@ export async function startLiveServer(options: LiveServerOptions = {}): Promise<
       subscribed.delete(clientId);
       store.forgetClient(clientId);
     },
-    acked() {},
+    async acked() {},
   };
   const problems: LogRecord[] = [];
   const server = await CanalServer.start({

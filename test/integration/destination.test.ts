@@ -60,7 +60,7 @@ async function receive(destination: Destination, count: number, ack: boolean): P
     ids.push(...insertedIds(batch));
     if (ack) {
       const cursor = destination.store.ack(CLIENT, batch.id);
-      if (cursor) destination.acked(CLIENT, cursor);
+      if (cursor) await destination.acked(CLIENT, cursor);
     }
   }
   return ids;

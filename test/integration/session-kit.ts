@@ -61,7 +61,7 @@ export class TestDestination implements ServedDestination {
     this.cursors.delete(clientId);
     this.store.forgetClient(clientId);
   }
-  acked(clientId: number, cursor: BinlogPosition): void {
+  async acked(clientId: number, cursor: BinlogPosition): Promise<void> {
     this.cursors.set(clientId, cursor);
   }
 }
