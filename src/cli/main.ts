@@ -16,8 +16,8 @@ commands:
   tail <destination> --server HOST:PORT [--filter REGEX] [--format table|json] ...
                   print changes as they arrive (see "canal-ts tail --help")
   demo [--keep]   start ZooKeeper, MariaDB (ROW binlog) and NATS on free loopback ports,
-                  show each working and a Canal handshake/auth round trip, then stop them
-                  (--keep: leave them up until Ctrl-C)
+                  run a node on the binlog and tail it while sample rows are written,
+                  then stop everything (--keep: keep it all up until Ctrl-C)
   help            this text`;
 
 const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 23)} ${line}`);
