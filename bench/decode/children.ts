@@ -25,11 +25,19 @@ export interface Runners {
  * external (mysql2, zongji) resolve from the repo's node_modules.
  */
 export async function bundleRunners(): Promise<Runners> {
+  return bundleScripts("bench-decode", { ours: "bench/decode/ours.ts", zongji: "bench/decode/zongji.ts" });
+}
+
+/** Bundles each entry (name → repo-relative .ts path) into a fresh `.tmp/<prefix>-*` dir as `<name>.mjs`. */
+export async function bundleScripts<Name extends string>(
+  prefix: string,
+  entries: Record<Name, string>,
+): Promise<{ script: Record<Name, string>; remove(): void }> {
   mkdirSync(join(repoRoot, ".tmp"), { recursive: true });
-  const outdir = mkdtempSync(join(repoRoot, ".tmp", "bench-decode-"));
+  const outdir = mkdtempSync(join(repoRoot, ".tmp", `${prefix}-`));
   try {
     await esbuild.build({
-      entryPoints: { ours: join(repoRoot, "bench/decode/ours.ts"), zongji: join(repoRoot, "bench/decode/zongji.ts") },
+      entryPoints: Object.fromEntries(Object.entries<string>(entries).map(([name, path]) => [name, join(repoRoot, path)])),
       outdir,
       absWorkingDir: repoRoot, // the "// src/…" module markers profile.ts reads are relative to it
       outExtension: { ".js": ".mjs" },
@@ -45,7 +53,7 @@ export async function bundleRunners(): Promise<Runners> {
     throw err;
   }
   return {
-    script: { ours: join(outdir, "ours.mjs"), zongji: join(outdir, "zongji.mjs") },
+    script: Object.fromEntries(Object.keys(entries).map((name) => [name, join(outdir, `${name}.mjs`)])) as Record<Name, string>,
     remove: () => rmSync(outdir, { recursive: true, force: true }),
   };
 }
@@ -80,11 +88,11 @@ export function runProcess(command: string, args: string[], timeoutMs: number): 
   });
 }
 
-/** Runs one decode in a fresh `node` (extra `nodeArgs`, e.g. --cpu-prof) and returns what it reported. */
-export async function runNodeTool(script: string, spec: RunSpec, timeoutMs: number, nodeArgs: string[] = []): Promise<RunResult> {
+/** Runs one decode (or another child's run) in a fresh `node` (extra `nodeArgs`, e.g. --cpu-prof) and returns what it reported. */
+export async function runNodeTool<Spec = RunSpec, Result = RunResult>(script: string, spec: Spec, timeoutMs: number, nodeArgs: string[] = []): Promise<Result> {
   const { stdout } = await runProcess(process.execPath, [...nodeArgs, script, JSON.stringify(spec)], timeoutMs);
   try {
-    return JSON.parse(stdout.trim().split("\n").at(-1)!) as RunResult;
+    return JSON.parse(stdout.trim().split("\n").at(-1)!) as Result;
   } catch {
     throw new Error(`${script} printed no result line:\n${stdout}`);
   }

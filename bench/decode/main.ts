@@ -44,7 +44,7 @@ function parseOptions(argv: string[]): Options {
 type Tool = NodeTool | "c";
 const LABELS: Record<Tool, string> = { ours: "ours", zongji: "zongji", c: "mariadb-binlog -v" };
 
-function median(sorted: number[]): number {
+export function median(sorted: number[]): number {
   return sorted[(sorted.length - 1) >> 1]!; // the lower middle, as the baseline took it
 }
 
@@ -65,7 +65,8 @@ function summaryLine(tool: Tool, results: RunResult[], workload: BuiltWorkload):
   return { line: cells.join("  "), rowsPerSecond };
 }
 
-async function prepare(server: MariaDBServer, scale: number): Promise<BuiltWorkload> {
+/** Writes the reference workload at `scale` into a fresh binlog of `server`. */
+export async function prepare(server: MariaDBServer, scale: number): Promise<BuiltWorkload> {
   const db = await mysql.createConnection({ host: server.host, port: server.port, user: server.user, password: server.password });
   try {
     return await buildWorkload(db, planWorkload(scale));

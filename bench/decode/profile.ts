@@ -11,8 +11,14 @@ import { pathToFileURL } from "node:url";
 import type { RunSpec } from "./child.js";
 import { runNodeTool } from "./children.js";
 
-interface CpuProfile {
-  nodes: Array<{ id: number; hitCount?: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
+export interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+
+export interface CpuProfile {
+  nodes: Array<{ id: number; hitCount?: number; children?: number[]; callFrame: CallFrame }>;
 }
 
 /** Sorted (bundle line, source module) markers of one bundle. */
@@ -39,6 +45,13 @@ function moduleOf(url: string, line: number, bundleUrl: string, markers: Array<[
   return url.startsWith("node:") ? "node internals" : url;
 }
 
+/** The source module of a frame in `bundle`'s profile: a src/… path, a package, "node internals" or "(vm)". */
+export function moduleResolver(bundle: string): (frame: CallFrame) => string {
+  const bundleUrl = pathToFileURL(bundle).href;
+  const markers = moduleMarkers(bundle);
+  return ({ url, lineNumber }) => moduleOf(url, lineNumber, bundleUrl, markers);
+}
+
 export interface ProfileSummary {
   samples: number;
   /** Share of non-idle samples, highest first. */
@@ -47,17 +60,16 @@ export interface ProfileSummary {
 }
 
 export function summariseProfile(profile: CpuProfile, bundle: string, top = 15): ProfileSummary {
-  const bundleUrl = pathToFileURL(bundle).href;
-  const markers = moduleMarkers(bundle);
+  const moduleFor = moduleResolver(bundle);
   const byFunction = new Map<string, { name: string; module: string; hits: number }>();
   const byModule = new Map<string, number>();
   let total = 0;
   for (const node of profile.nodes) {
     const hits = node.hitCount ?? 0;
-    const { functionName, url, lineNumber } = node.callFrame;
+    const { functionName, lineNumber } = node.callFrame;
     if (hits === 0 || functionName === "(idle)") continue; // idle = waiting for the socket
     total += hits;
-    const module = moduleOf(url, lineNumber, bundleUrl, markers);
+    const module = moduleFor(node.callFrame);
     const name = functionName || "(anonymous)";
     const key = `${name}\0${module}\0${lineNumber}`;
     const entry = byFunction.get(key) ?? { name, module, hits: 0 };
@@ -81,18 +93,23 @@ export async function profileRun(bundle: string, spec: RunSpec, timeoutMs: numbe
   const dir = mkdtempSync(join(tmpdir(), "canal-ts-cpuprof-"));
   try {
     await runNodeTool(bundle, spec, timeoutMs, ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
-    const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
-    if (file === undefined) throw new Error(`node --cpu-prof wrote no profile into ${dir}`);
-    return summariseProfile(JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile, bundle);
+    return summariseProfile(readProfile(dir), bundle);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export function formatProfile(s: ProfileSummary): string {
+/** The profile that `node --cpu-prof --cpu-prof-dir=<dir>` wrote. */
+export function readProfile(dir: string): CpuProfile {
+  const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+  if (file === undefined) throw new Error(`node --cpu-prof wrote no profile into ${dir}`);
+  return JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile;
+}
+
+export function formatProfile(s: ProfileSummary, what = 'one "ours" run'): string {
   const pct = (x: number) => `${(x * 100).toFixed(1).padStart(5)}%`;
   return [
-    `profile of one "ours" run (self time, ${s.samples} non-idle samples):`,
+    `profile of ${what} (self time, ${s.samples} non-idle samples):`,
     "  by module:",
     ...s.modules.map((m) => `    ${pct(m.share)}  ${m.module}`),
     "  by function:",
