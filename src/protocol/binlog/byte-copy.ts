@@ -51,6 +51,27 @@ export function copyRange(src: Uint8Array, srcView: DataView, start: number, end
   return p;
 }
 
+/**
+ * copyRange that also tells whether every byte copied is below 0x80: text is checked while it
+ * is copied instead of scanned first and copied after (the scan and the copy were ~4% and ~7%
+ * of the decode benchmark's profile; one pass saves the scan's loads and loop).
+ */
+export function copyAscii(src: Uint8Array, srcView: DataView, start: number, end: number, dst: Uint8Array, dstView: DataView, p: number): boolean {
+  if (end - start >= NATIVE_SCAN_MIN) {
+    dst.set(src.subarray(start, end), p);
+    return isAscii(src.subarray(start, end));
+  }
+  let high = 0;
+  let k = start;
+  for (; k + 4 <= end; k += 4, p += 4) {
+    const word = srcView.getUint32(k);
+    high |= word;
+    dstView.setUint32(p, word);
+  }
+  for (; k < end; k++) high |= dst[p++] = src[k]!;
+  return (high & 0x80808080) === 0;
+}
+
 /** The offset of the first byte ≥ 0x80 in `src[start, end)`, or `end` when it is all ASCII. */
 export function asciiEnd(src: Uint8Array, start: number, end: number): number {
   let i = start;

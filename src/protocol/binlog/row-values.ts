@@ -387,6 +387,16 @@ export function renderColumnValue(reader: ColumnReader, buf: Buffer, offset: num
   return next;
 }
 
+/**
+ * The length in bytes of the text or binary value at `buf[offset]` as renderColumnValue will
+ * usually write it (the row image's bytes as they are: valid UTF-8, ASCII binary data), or -1
+ * for other kinds. Lets the entry writer frame the value before it is copied.
+ */
+export function textLength(reader: ColumnReader, buf: Buffer, offset: number, end: number): number {
+  if ((reader.kind !== Kind.Chars && reader.kind !== Kind.Blob) || offset + reader.size > end) return -1;
+  return reader.size === 1 ? buf[offset]! : reader.size === 2 ? buf[offset]! | (buf[offset + 1]! << 8) : buf.readUIntLE(offset, reader.size);
+}
+
 const stringScratch = new ValueBytes(1024);
 
 /**
@@ -396,7 +406,7 @@ const stringScratch = new ValueBytes(1024);
 export function readColumnValue(reader: ColumnReader, buf: Buffer, offset: number, end: number, out: ColumnValue): number {
   stringScratch.reset();
   const next = renderColumnValue(reader, buf, offset, end, stringScratch);
-  out.value = stringScratch.bufferOf(buf).toString("utf8", stringScratch.start, stringScratch.end);
+  out.value = stringScratch.scratch.toString("utf8", stringScratch.start, stringScratch.end);
   out.sqlType = stringScratch.sqlType;
   return next;
 }

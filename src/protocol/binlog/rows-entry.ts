@@ -8,27 +8,28 @@
  *
  * One pass over the row images, one copy of each value: as the cursor reaches a value, its
  * Column is written into the RowChange being built, and the value is rendered (ValueBytes)
- * straight into the place it takes there, or, when it is the row image's own bytes, copied
- * there once. A Column's length comes before its value, so the value is rendered where it goes
- * if both lengths take one byte (nearly always for rendered values: numbers, dates) and moved
- * when they do not; for values taken from the row image the lengths are known beforehand. The
- * fixed fields come precomputed from the TablePlan. A RowData's length is known only at its
- * end, so two bytes are reserved for it (enough up to 16 KiB) and the row is moved when it
- * needs fewer or more. The RowChange is built in a buffer reused from event to event; then the
- * header, which carries the row count, goes in front of it in the memory the entry is handed
- * out in. Nothing is allocated per row or per column, bar a view per value of 256 bytes or
- * more (byte-copy.ts: copied natively).
+ * straight into the place it takes there (text: copied from the row image and checked in the
+ * same pass). A Column's length comes before its value, so the value is rendered where its
+ * length is expected to put it, and moved when it turns out otherwise: a text's length is read
+ * from the row image beforehand, other values are expected to take one byte (nearly always:
+ * numbers, dates). The fixed fields come precomputed from the TablePlan, as two byte runs per
+ * Column (table-plan.ts). A RowData's length is known only at its end, so two bytes are
+ * reserved for it (enough up to 16 KiB) and the row is moved when it needs fewer or more. The
+ * RowChange is built in a buffer reused from event to event; then the header, which carries
+ * the row count, goes in front of it in the memory the entry is handed out in. Nothing is
+ * allocated per row or per column, bar a view per value of 512 bytes or more (byte-copy.ts:
+ * copied and checked natively).
  *
  * Measured by replaying the decode benchmark's binlog through EntryWriter: rendering values into
  * a scratch buffer first and copying them into the RowChange after took ~23% longer.
  */
 import { EntryType, EventType } from "../entry.js";
 import { varintSize, writeVarint } from "../varint.js";
-import { copyRange, equalRanges, type ViewedBytes, viewOf } from "./byte-copy.js";
+import { copyRange, equalRanges } from "./byte-copy.js";
 import { NULL_VALUE, RowCursor, type RowsEvent } from "./events/rows.js";
 import type { TableMap } from "./events/table-map.js";
-import { renderColumnValue } from "./row-values.js";
-import type { TablePlan } from "./table-plan.js";
+import { renderColumnValue, textLength } from "./row-values.js";
+import { type ColumnPlan, HEAD_UPDATED_FROM_END, type TablePlan } from "./table-plan.js";
 import { ValueBytes } from "./value-bytes.js";
 
 /** The header fields of an entry that come from its event (fact sheet §2.2). */
@@ -47,8 +48,6 @@ const NULL = NULL_VALUE;
 
 const BEFORE_COLUMN_TAG = 0x0a; // RowData.beforeColumns = 1
 const AFTER_COLUMN_TAG = 0x12; // RowData.afterColumns = 2
-/** Column bytes between the prefix and the value: 28 updated 30 isNull 42. */
-const VALUE_FIELDS = 5;
 const UTF8 = new TextEncoder().encode("UTF-8");
 const ROWS_COUNT = new TextEncoder().encode("rowsCount");
 
@@ -167,28 +166,23 @@ export class RowsEntryEncoder {
     const columns = this.plan!.columns;
     for (let i = this.nextColumn; i < end; i++) {
       // Values are written as the cursor reads them, so what is left here is NULL or absent.
-      if (states[i] === NULL && columns[i]!.kept) this.writeNullColumn(i, columns[i]!.nullPrefix, columns[i]!.suffix);
+      if (states[i] === NULL && columns[i]!.kept) this.writeNullColumn(i, columns[i]!);
     }
     this.nextColumn = end;
   }
 
-  private writeNullColumn(i: number, prefix: ViewedBytes, suffix: ViewedBytes): void {
+  private writeNullColumn(i: number, column: ColumnPlan): void {
     const out = this.out;
-    const size = prefix.bytes.length + 4 + suffix.bytes.length;
+    const fields = column.nullColumn;
+    const size = fields.bytes.length;
     out.reserve(size + 6); // tag and length
     const b = out.scratch;
-    let p = out.pos;
-    b[p++] = this.isAfter ? AFTER_COLUMN_TAG : BEFORE_COLUMN_TAG;
-    p = writeSmallVarint(b, p, size);
-    p = copyRange(prefix.bytes, prefix.view, 0, prefix.bytes.length, b, out.view, p);
-    b[p++] = 0x28;
+    b[out.pos] = this.isAfter ? AFTER_COLUMN_TAG : BEFORE_COLUMN_TAG;
+    const at = writeSmallVarint(b, out.pos + 1, size);
+    out.pos = copyRange(fields.bytes, fields.view, 0, size, b, out.view, at);
     // Unchanged only when the before value was NULL too (Canal's isUpdate).
     const update = this.update;
-    b[p++] = this.isAfter && !(update && this.beforeRow[i] === this.row && this.beforeStart[i] === -1) ? 1 : 0;
-    b[p++] = 0x30;
-    b[p++] = 1;
-    p = copyRange(suffix.bytes, suffix.view, 0, suffix.bytes.length, b, out.view, p);
-    out.pos = p;
+    if (this.isAfter && !(update && this.beforeRow[i] === this.row && this.beforeStart[i] === -1)) b[at + column.nullUpdatedAt] = 1;
     if (update && !this.isAfter) this.noteBefore(i, -1, -1);
   }
 
@@ -206,35 +200,33 @@ export class RowsEntryEncoder {
       out.pos = columnStart;
       return next;
     }
-    // Rendered where it goes if the Column's size and the value's length take one byte each.
-    let prefix = column.valuePrefix;
-    const guess = columnStart + 2 + prefix.bytes.length + VALUE_FIELDS + 1;
+    // The value is rendered where it goes if its length is as expected: a text's length is
+    // known beforehand; other values are nearly always shorter than 128 bytes.
+    let head = column.valueHead;
+    const suffix = column.suffix;
+    const known = textLength(reader, buf, offset, end);
+    const expected = known < 0 ? 1 : known;
+    const fixedSize = head.bytes.length + suffix.bytes.length;
+    const guess = columnStart + 1 + smallVarintSize(fixedSize + smallVarintSize(expected) + expected) + head.bytes.length + smallVarintSize(expected);
     out.reserve(guess - columnStart);
     out.pos = guess;
     const next = renderColumnValue(reader, buf, offset, end, out);
     const length = out.end - out.start;
-    if (out.sqlType !== reader.sqlType) prefix = column.prefixFor(out.sqlType); // unsigned promotion
-    const suffix = column.suffix;
-    const size = prefix.bytes.length + VALUE_FIELDS + smallVarintSize(length) + length + suffix.bytes.length;
-    const valueAt = columnStart + 1 + smallVarintSize(size) + prefix.bytes.length + VALUE_FIELDS + smallVarintSize(length);
+    if (out.sqlType !== reader.sqlType) head = column.headFor(out.sqlType); // unsigned promotion
+    const size = head.bytes.length + smallVarintSize(length) + length + suffix.bytes.length;
+    const valueAt = columnStart + 1 + smallVarintSize(size) + head.bytes.length + smallVarintSize(length);
     const columnEnd = valueAt + length + suffix.bytes.length;
     if (columnEnd > out.pos) out.reserve(columnEnd - out.pos);
     const b = out.scratch;
     const view = out.view;
-    if (out.inSource) copyRange(buf, viewOf(buf), out.start, out.end, b, view, valueAt);
-    else if (valueAt !== guess) b.copyWithin(valueAt, guess, guess + length);
+    if (valueAt !== guess) b.copyWithin(valueAt, guess, guess + length);
 
-    let p = columnStart;
     const isAfter = this.isAfter;
-    b[p++] = isAfter ? AFTER_COLUMN_TAG : BEFORE_COLUMN_TAG;
-    p = writeSmallVarint(b, p, size);
-    p = copyRange(prefix.bytes, prefix.view, 0, prefix.bytes.length, b, view, p);
-    b[p++] = 0x28;
+    b[columnStart] = isAfter ? AFTER_COLUMN_TAG : BEFORE_COLUMN_TAG;
+    let p = writeSmallVarint(b, columnStart + 1, size);
+    p = copyRange(head.bytes, head.view, 0, head.bytes.length, b, view, p);
     const update = this.update;
-    b[p++] = isAfter && !(update && this.beforeRow[i] === this.row && this.sameAsBefore(i, valueAt, length)) ? 1 : 0;
-    b[p++] = 0x30;
-    b[p++] = 0;
-    b[p++] = 0x42;
+    if (isAfter && !(update && this.beforeRow[i] === this.row && this.sameAsBefore(i, valueAt, length))) b[p - HEAD_UPDATED_FROM_END] = 1;
     writeSmallVarint(b, p, length);
     if (update && !isAfter) this.noteBefore(i, valueAt, valueAt + length);
     out.pos = copyRange(suffix.bytes, suffix.view, 0, suffix.bytes.length, b, view, valueAt + length);

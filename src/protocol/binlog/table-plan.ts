@@ -5,8 +5,10 @@
  * A Column is, in field order (proto2 presence, fact sheet §2.4):
  *   index=1 | sqlType=2 | name=3 | isKey=4 | updated=5 | isNull=6 | value=8 | mysqlType=10
  * Only sqlType (value-dependent for unsigned integers), updated, isNull and value change from
- * row to row, so a column's bytes are `prefix(sqlType)` `28 updated 30 isNull` [`42 value`]
- * `suffix`, with prefix = index, sqlType, name, isKey and suffix = mysqlType, both precomputed.
+ * row to row, so a non-NULL column's bytes are `head(sqlType)` value `suffix`, with head =
+ * index, sqlType, name, isKey, `28 00 30 00 42` (updated, isNull, the value's tag) and suffix =
+ * mysqlType, and a NULL column's are all fixed but `updated`. All precomputed, so a column is
+ * written with one or two copies instead of a copy or a store per field.
  */
 import { CanalError } from "../../errors.js";
 import { tag, varintSize, writeVarint } from "../varint.js";
@@ -48,14 +50,19 @@ export class MissingTableSchemaError extends CanalError {
 
 const enc = new TextEncoder();
 
+/** Where `updated` is in a head: `28 updated 30 00 42` ends it. */
+export const HEAD_UPDATED_FROM_END = 4;
+
 export class ColumnPlan {
-  /** Column fields 1-4 for the sqlType a non-null value usually has, and for NULL. */
-  readonly valuePrefix: ViewedBytes;
-  readonly nullPrefix: ViewedBytes;
+  /** Column fields 1-6 and the value's tag, for the sqlType a non-null value usually has. */
+  readonly valueHead: ViewedBytes;
   /** Column field 10 (mysqlType), or nothing. */
   readonly suffix: ViewedBytes;
+  /** A NULL Column's fields, `updated` 0, and where `updated` is in them. */
+  readonly nullColumn: ViewedBytes;
+  readonly nullUpdatedAt: number;
   private readonly nameAndKey: Uint8Array;
-  private readonly otherPrefixes = new Map<number, ViewedBytes>();
+  private readonly otherHeads = new Map<number, ViewedBytes>();
 
   constructor(
     readonly index: number,
@@ -71,25 +78,32 @@ export class ColumnPlan {
     if (isKey !== undefined) parts.push(Uint8Array.of(tag(4, 0), isKey ? 1 : 0));
     this.nameAndKey = concat(parts);
     this.suffix = viewed(mysqlType === undefined ? new Uint8Array(0) : stringField(10, mysqlType));
-    this.valuePrefix = this.buildPrefix(reader.sqlType);
-    this.nullPrefix = this.buildPrefix(reader.nullSqlType);
+    this.valueHead = this.buildHead(reader.sqlType);
+    const nullPrefix = this.buildPrefix(reader.nullSqlType);
+    this.nullColumn = viewed(concat([nullPrefix, Uint8Array.of(tag(5, 0), 0, tag(6, 0), 1), this.suffix.bytes]));
+    this.nullUpdatedAt = nullPrefix.length + 1;
   }
 
-  /** The prefix for a value's sqlType: one of the two precomputed ones, bar unsigned promotion. */
-  prefixFor(sqlType: number): ViewedBytes {
-    if (sqlType === this.reader.sqlType) return this.valuePrefix;
-    let prefix = this.otherPrefixes.get(sqlType);
-    if (prefix === undefined) this.otherPrefixes.set(sqlType, (prefix = this.buildPrefix(sqlType)));
-    return prefix;
+  /** The head for a value's sqlType: the precomputed one, bar unsigned promotion. */
+  headFor(sqlType: number): ViewedBytes {
+    if (sqlType === this.reader.sqlType) return this.valueHead;
+    let head = this.otherHeads.get(sqlType);
+    if (head === undefined) this.otherHeads.set(sqlType, (head = this.buildHead(sqlType)));
+    return head;
   }
 
-  private buildPrefix(sqlType: number): ViewedBytes {
-    const head = new Uint8Array(2 + varintSize(this.index) + varintSize(sqlType));
-    head[0] = tag(1, 0);
-    let p = writeVarint(head, 1, this.index);
-    head[p++] = tag(2, 0);
-    writeVarint(head, p, sqlType);
-    return viewed(concat([head, this.nameAndKey]));
+  private buildHead(sqlType: number): ViewedBytes {
+    return viewed(concat([this.buildPrefix(sqlType), Uint8Array.of(tag(5, 0), 0, tag(6, 0), 0, tag(8, 2))]));
+  }
+
+  /** Fields 1-4. */
+  private buildPrefix(sqlType: number): Uint8Array {
+    const indexAndType = new Uint8Array(2 + varintSize(this.index) + varintSize(sqlType));
+    indexAndType[0] = tag(1, 0);
+    let p = writeVarint(indexAndType, 1, this.index);
+    indexAndType[p++] = tag(2, 0);
+    writeVarint(indexAndType, p, sqlType);
+    return concat([indexAndType, this.nameAndKey]);
   }
 }
 

@@ -4,14 +4,13 @@
  * lets the entry writer copy them straight into an Entry and compare them for `updated`
  * without creating a string per value.
  *
- * A rendered value is either a range of the row image itself (text in the connection charset
- * that is already valid UTF-8, binary data that is plain ASCII: not copied here, the entry
- * writer copies it once, to where it goes) or a range appended to `scratch`. Scratch only
- * grows until `reset()`, so everything rendered since then stays where it is: the entry writer
- * uses it as the buffer it builds an entry in, and renders each value in place.
+ * A rendered value is a range appended to `scratch`; text taken from the row image as it is
+ * (valid UTF-8, or ASCII binary data) is copied there and checked in the same pass. Scratch
+ * only grows until `reset()`, so everything rendered since then stays where it is: the entry
+ * writer uses it as the buffer it builds an entry in, and renders each value in place.
  */
 import { isUtf8 } from "node:buffer";
-import { asciiEnd, copyRange, viewOf } from "./byte-copy.js";
+import { asciiEnd, copyAscii, viewOf } from "./byte-copy.js";
 
 export class ValueBytes {
   scratch: Buffer;
@@ -19,8 +18,7 @@ export class ValueBytes {
   view: DataView;
   /** Append position in `scratch`. */
   pos = 0;
-  /** The last rendered value: true when it lies in the row image, else in `scratch`. */
-  inSource = false;
+  /** The last rendered value is `scratch[start, end)`. */
   start = 0;
   end = 0;
   /** java.sql.Types code of the last rendered value. */
@@ -36,11 +34,6 @@ export class ValueBytes {
     this.pos = 0;
   }
 
-  /** The buffer holding the last rendered value, given the row image it was read from. */
-  bufferOf(source: Buffer): Buffer {
-    return this.inSource ? source : this.scratch;
-  }
-
   /** Makes room for `n` more bytes, keeping what is there. */
   reserve(n: number): void {
     if (this.pos + n <= this.scratch.length) return;
@@ -50,16 +43,8 @@ export class ValueBytes {
     this.view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
   }
 
-  /** The value is `source[start, end)` of the row image, as it is. */
-  fromSource(start: number, end: number): void {
-    this.inSource = true;
-    this.start = start;
-    this.end = end;
-  }
-
   /** Starts a value appended to scratch; `finish()` ends it. */
   begin(): void {
-    this.inSource = false;
     this.start = this.pos;
   }
 
@@ -170,38 +155,43 @@ export class ValueBytes {
   /**
    * A value that is `source[start, end)` decoded as ISO-8859-1 (binary data, or text under a
    * latin1 connection charset): each byte is one character, so bytes 0x80-0xFF take two bytes
-   * in UTF-8. Plain ASCII is used in place.
+   * in UTF-8.
    */
   latin1(source: Buffer, start: number, end: number): void {
-    let i = asciiEnd(source, start, end);
-    if (i === end) return this.fromSource(start, end);
     this.begin();
     this.reserve(2 * (end - start));
     const out = this.scratch;
-    let p = copyRange(source, viewOf(source), start, i, out, this.view, this.pos);
-    for (; i < end; i++) {
-      const b = source[i]!;
-      if (b < 0x80) out[p++] = b;
-      else {
-        out[p++] = 0xc0 | (b >> 6);
-        out[p++] = 0x80 | (b & 0x3f);
+    if (copyAscii(source, viewOf(source), start, end, out, this.view, this.pos)) {
+      this.pos += end - start;
+    } else {
+      // The ASCII run before the first high byte is copied already.
+      let i = asciiEnd(source, start, end);
+      let p = this.pos + (i - start);
+      for (; i < end; i++) {
+        const b = source[i]!;
+        if (b < 0x80) out[p++] = b;
+        else {
+          out[p++] = 0xc0 | (b >> 6);
+          out[p++] = 0x80 | (b & 0x3f);
+        }
       }
+      this.pos = p;
     }
-    this.pos = p;
     this.finish();
   }
 
   /**
    * A value that is `source[start, end)` decoded as UTF-8. Canal decodes with Java's charset
    * and protobuf re-encodes the string, which gives back the same bytes whenever they are
-   * valid UTF-8 (4-byte sequences included), so valid text is used in place; anything else
+   * valid UTF-8 (4-byte sequences included), so valid text is copied as it is; anything else
    * goes through a real decode, which replaces malformed sequences with U+FFFD.
    */
   utf8Text(source: Buffer, start: number, end: number): void {
-    const i = asciiEnd(source, start, end);
-    if (i === end || isUtf8(source.subarray(i, end))) return this.fromSource(start, end);
     this.begin();
-    this.utf8(source.toString("utf8", start, end));
+    this.reserve(end - start);
+    if (copyAscii(source, viewOf(source), start, end, this.scratch, this.view, this.pos) || isUtf8(source.subarray(start, end))) {
+      this.pos += end - start;
+    } else this.utf8(source.toString("utf8", start, end));
     this.finish();
   }
 }

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { asciiEnd, copyRange, equalRanges, viewOf } from "../../../src/protocol/binlog/byte-copy.js";
+import { asciiEnd, copyAscii, copyRange, equalRanges, viewOf } from "../../../src/protocol/binlog/byte-copy.js";
 import { ValueBytes } from "../../../src/protocol/binlog/value-bytes.js";
 
 /** Bytes 0..255 repeated, in a buffer that starts at an odd offset of its ArrayBuffer (as socket chunks may). */
@@ -22,6 +22,28 @@ test("copyRange copies every length across the word loop and the native threshol
       assert.ok(dst.subarray(at, at + length).equals(src.subarray(start, start + length)), `length ${length} from ${start} to ${at}`);
       assert.is(dst[at + length], 0xee, "nothing written past the range");
       if (at > 0) assert.is(dst[at - 1], 0xee, "nothing written before the range");
+    }
+  }
+});
+
+test("copyAscii copies like copyRange and tells whether the bytes are all below 0x80, in the word loop and natively", () => {
+  const dst = Buffer.alloc(2100);
+  const dstView = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
+  for (const length of [0, 1, 3, 4, 5, 100, 511, 512, 600, 2000]) {
+    const text = Buffer.alloc(length + 2, 0x61).subarray(1, length + 1);
+    const copy = (at: number) => {
+      dst.fill(0xee);
+      const ascii = copyAscii(text, viewOf(text), 0, length, dst, dstView, at);
+      assert.ok(dst.subarray(at, at + length).equals(text), `copied ${length} bytes to ${at}`);
+      assert.is(dst[at + length], 0xee, "nothing written past the range");
+      return ascii;
+    };
+    assert.ok(copy(0), `all ASCII, ${length} bytes`);
+    for (const at of [0, 1, 3, 4, 5, length >> 1, length - 1]) {
+      if (at < 0 || at >= length) continue;
+      text[at] = 0x80;
+      assert.not.ok(copy(3), `high byte at ${at} of ${length}`);
+      text[at] = 0x61;
     }
   }
 });
