@@ -19,26 +19,29 @@ import { findMariadbBinlog, runMariadbBinlog } from "./mariadb-binlog.js";
 import { formatProfile, profileRun } from "./profile.js";
 import { type BuiltWorkload, buildWorkload, planWorkload, WORKLOAD_SERVER_ARGS } from "./workload.js";
 
-interface Options {
+/** The options every workload benchmark takes: --runs N (1..50, default 3), --scale S, --profile. */
+export interface BenchOptions {
   runs: number;
   scale: number;
-  mariadbBinlog: boolean;
   profile: boolean;
 }
 
-function parseOptions(argv: string[]): Options {
+/** Parses the common options plus a benchmark's own boolean flags (each default false). */
+export function parseBenchOptions<F extends string>(argv: string[], flags: readonly F[] = []): BenchOptions & Record<F, boolean> {
   const { values } = parseArgs({
     args: argv,
     options: {
       runs: { type: "string", default: "3" },
       scale: { type: "string", default: "1" },
-      "no-mariadb-binlog": { type: "boolean", default: false },
       profile: { type: "boolean", default: false },
+      ...Object.fromEntries(flags.map((flag) => [flag, { type: "boolean" as const, default: false }])),
     },
   });
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new Error(`--runs ${values.runs}: expected an integer in 1..50`);
-  return { runs, scale: Number(values.scale), mariadbBinlog: !values["no-mariadb-binlog"], profile: values.profile };
+  const given = values as Record<string, unknown>;
+  const own = Object.fromEntries(flags.map((flag) => [flag, given[flag] === true])) as Record<F, boolean>;
+  return { runs, scale: Number(values.scale), profile: values.profile === true, ...own };
 }
 
 type Tool = NodeTool | "c";
@@ -75,14 +78,14 @@ export async function prepare(server: MariaDBServer, scale: number): Promise<Bui
   }
 }
 
-async function bench(options: Options, runners: Runners, server: MariaDBServer): Promise<void> {
+async function bench(options: ReturnType<typeof parseBenchOptions<"no-mariadb-binlog">>, runners: Runners, server: MariaDBServer): Promise<void> {
   console.log(`mariadb: pid ${server.pid} on ${server.host}:${server.port}`);
   const workload = await prepare(server, options.scale);
   const mib = (workload.size / 2 ** 20).toFixed(1);
   console.log(`workload: ${workload.rows} row changes in ${workload.file} (${mib} MiB), written in ${workload.seconds.toFixed(1)} s`);
 
-  const cBinary = options.mariadbBinlog ? findMariadbBinlog() : undefined;
-  if (options.mariadbBinlog && cBinary === undefined) console.log("mariadb-binlog not found: the C reference is skipped");
+  const cBinary = options["no-mariadb-binlog"] ? undefined : findMariadbBinlog();
+  if (!options["no-mariadb-binlog"] && cBinary === undefined) console.log("mariadb-binlog not found: the C reference is skipped");
   const tools: Tool[] = cBinary === undefined ? ["ours", "zongji"] : ["ours", "zongji", "c"];
   const timeoutMs = 60_000 + 600_000 * options.scale;
   const results: Record<Tool, RunResult[]> = { ours: [], zongji: [], c: [] };
@@ -112,7 +115,7 @@ async function bench(options: Options, runners: Runners, server: MariaDBServer):
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const options = parseOptions(argv);
+  const options = parseBenchOptions(argv, ["no-mariadb-binlog"]);
   planWorkload(options.scale); // reject a bad --scale before starting anything
   const runners = await bundleRunners();
   let server: MariaDBServer | undefined;

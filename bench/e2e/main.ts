@@ -18,37 +18,16 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { type MariaDBServer, startMariaDB } from "../../src/testkit/index.js";
 import { LOOPBACK } from "../../src/testkit/process.js";
 import type { RunResult, RunSpec } from "../decode/child.js";
 import { bundleScripts, killRunningChildren, runNodeTool } from "../decode/children.js";
-import { median, prepare } from "../decode/main.js";
+import { type BenchOptions, median, parseBenchOptions, prepare } from "../decode/main.js";
 import { formatProfile, readProfile, summariseProfile } from "../decode/profile.js";
 import { type BuiltWorkload, planWorkload, WORKLOAD_SERVER_ARGS } from "../decode/workload.js";
 import type { ClientResult, ClientSpec } from "./client-run.js";
 import { DESTINATION, type RunningNode, startNode } from "./node-process.js";
 import { stagesOf } from "./profile-areas.js";
-
-interface Options {
-  runs: number;
-  scale: number;
-  profile: boolean;
-}
-
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      runs: { type: "string", default: "3" },
-      scale: { type: "string", default: "1" },
-      profile: { type: "boolean", default: false },
-    },
-  });
-  const runs = Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new Error(`--runs ${values.runs}: expected an integer in 1..50`);
-  return { runs, scale: Number(values.scale), profile: values.profile };
-}
 
 /** 1 MiB: Canal's MEMSIZE batch unit (the node's default mode) is 1024 bytes. */
 const BATCH_SIZE_KIB = 1024;
@@ -134,7 +113,7 @@ class E2eBench {
 
 const rate = (rows: number, seconds: number) => Math.round(rows / seconds);
 
-async function measure(options: Options, b: E2eBench, workload: BuiltWorkload, nodeScript: string): Promise<void> {
+async function measure(options: BenchOptions, b: E2eBench, workload: BuiltWorkload, nodeScript: string): Promise<void> {
   const decodeSeconds: number[] = [];
   const e2eSeconds: number[] = [];
   let nodePeakRssMiB = 0;
@@ -174,7 +153,7 @@ async function measure(options: Options, b: E2eBench, workload: BuiltWorkload, n
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const options = parseOptions(argv);
+  const options = parseBenchOptions(argv);
   planWorkload(options.scale); // reject a bad --scale before starting anything
   const bundles = await bundleScripts("bench-e2e", { decode: "bench/decode/ours.ts", node: "src/cli/main.ts", client: "bench/e2e/client.ts" });
   let server: MariaDBServer | undefined;

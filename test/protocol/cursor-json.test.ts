@@ -4,7 +4,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { CanalProtocolError } from "../../src/errors.js";
+import { throwsProtocolError } from "./helpers.js";
 import {
   formatCursorJson,
   formatLogPositionJson,
@@ -39,16 +39,6 @@ const meta: MetaDat = {
   clients: [{ clientId: 1001, filter: "", cursor: { ...zkPosition, sourceAddress: { address: "localhost", port: 3306 } } }],
 };
 
-function throwsProtocolError(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, CanalProtocolError);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected a CanalProtocolError matching ${pattern}`);
-}
 
 test("the ZooKeeper cursor is written byte for byte as Canal writes it, @type first, and read back", () => {
   assert.is(formatCursorJson(zkPosition), ZK_CURSOR);
