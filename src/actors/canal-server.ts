@@ -6,7 +6,7 @@
  *   const server = await CanalServer.start({ host, port, user, passwordHash, destinations, log });
  *   server.port;         // the bound port (useful with port 0)
  *   server.stats();      // counters for metrics
- *   await server.close(); // stop accepting, close every session (pending GETs cancelled)
+ *   await server.close(); // stop accepting, take in-flight acks briefly, close every session
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { CanalConfigError } from "../errors.js";
@@ -22,6 +22,12 @@ export const DEFAULT_PORT = 11111;
 /** Client requests are a few hundred bytes at most; anything near this is garbage or an attack. */
 export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
 const DEFAULT_CLOSE_GRACE_MS = 1000;
+/**
+ * On a graceful stop, how long sessions keep taking acks (with GETs held) before they close.
+ * A client acks without waiting for a reply, so its last ack may still be on the wire; a few
+ * round trips on a LAN suffice, and the node's stop is delayed by this much.
+ */
+const DEFAULT_ACK_DRAIN_MS = 200;
 
 export interface CanalServerOptions {
   /** Address to listen on; default "0.0.0.0" (Canal's empty canal.ip). */
@@ -39,6 +45,8 @@ export interface CanalServerOptions {
   maxRequestBytes?: number;
   /** How long a closing session waits for its peer to close before destroying the socket. Default 1 s. */
   closeGraceMs?: number;
+  /** On close(), how long acks already sent are still taken (GETs held) before sessions close. Default 200 ms. */
+  ackDrainMs?: number;
 }
 
 function stderrLog(record: LogRecord): void {
@@ -49,6 +57,8 @@ function stderrLog(record: LogRecord): void {
 
 interface ServerSettings {
   host: string;
+  ackDrainMs: number;
+  stopping: AbortController;
   sessionOptions: Omit<SessionOptions, "id">;
 }
 
@@ -86,10 +96,16 @@ export class CanalServer {
       throw new CanalConfigError(`maxRequestBytes ${maxRequestBytes}: expected an integer of at least 64`);
     if (!(closeGraceMs >= 0)) throw new CanalConfigError(`closeGraceMs ${closeGraceMs}: expected a number of ms ≥ 0`);
 
+    const ackDrainMs = options.ackDrainMs ?? DEFAULT_ACK_DRAIN_MS;
+    if (!(ackDrainMs >= 0)) throw new CanalConfigError(`ackDrainMs ${ackDrainMs}: expected a number of ms ≥ 0`);
     const log = options.log ?? stderrLog;
+    const stopping = new AbortController();
     const canal = new CanalServer({
       host,
+      ackDrainMs,
+      stopping,
       sessionOptions: {
+        stopping: stopping.signal,
         credentials: { serverUser: user, serverPasswdHash: passwordHash },
         destinations: options.destinations,
         counters: new ServerCounters(),
@@ -114,10 +130,16 @@ export class CanalServer {
     return this.counters.snapshot();
   }
 
-  /** Stops accepting, closes every session (cancelling pending GETs), resolves when all sockets are gone. */
+  /**
+   * Stops accepting; for `ackDrainMs` holds every GET but still takes acks and rollbacks (so an
+   * ack a client sent just before the stop is not lost); then closes every session and resolves
+   * when all sockets are gone.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       const listening = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      this.settings.stopping.abort();
+      if (this.sessions.size > 0) await new Promise((resolve) => setTimeout(resolve, this.settings.ackDrainMs));
       for (const session of this.sessions) session.stop();
       await Promise.all([listening, ...[...this.sessions].map((s) => s.closed)]);
     })();

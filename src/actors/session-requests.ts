@@ -76,6 +76,8 @@ export class SessionRequests {
   constructor(
     private readonly destinations: DestinationHost,
     private readonly send: SendFrame,
+    /** Aborted when the node starts its graceful stop. */
+    private readonly stopping: AbortSignal,
   ) {}
 
   private served(name: string): ServedDestination {
@@ -105,7 +107,11 @@ export class SessionRequests {
    */
   async serveGet(input: GetInput, signal: AbortSignal): Promise<ServedBatch> {
     const served = this.subscribed(input);
-    const batch = await served.store.get(input.clientId, { batchSize: input.batchSize, timeoutMs: input.waitMs, signal });
+    // A node that is stopping hands out no new batch (it could not be acked any more): the GET
+    // is held until the session closes, while acks already on the wire are still taken.
+    const serving = AbortSignal.any([signal, this.stopping]);
+    const batch = await served.store.get(input.clientId, { batchSize: input.batchSize, timeoutMs: input.waitMs, signal: serving });
+    if (this.stopping.aborted && !signal.aborted) await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
     // Closing while waiting: nothing to write. A batch taken just before stays outstanding
     // until the client's next rollback, as in Canal when a connection drops mid-reply.
     if (signal.aborted) return { batchId: batch?.id ?? -1, entries: 0, bytes: 0 };

@@ -56,6 +56,8 @@ export interface SessionOptions {
   maxRequestBytes: number;
   /** How long a closing session waits for the peer to close before destroying the socket. */
   closeGraceMs: number;
+  /** Aborted when the server starts a graceful stop: GETs are held, acks still taken. */
+  stopping: AbortSignal;
 }
 
 /** Frames (or bytes) queued on one connection before it stops reading from its socket. */
@@ -92,7 +94,7 @@ export class Session {
     this.id = options.id;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.decoder = new FrameDecoder({ maxFrameBytes: options.maxRequestBytes });
-    this.requests = new SessionRequests(options.destinations, (frame, signal) => this.sendFrame(frame, signal));
+    this.requests = new SessionRequests(options.destinations, (frame, signal) => this.sendFrame(frame, signal), options.stopping);
     this.actor = createActor(this.provideMachine(), { id: `session-${options.id}` });
     let resolveClosed!: () => void;
     this.closed = new Promise((resolve) => (resolveClosed = resolve));
