@@ -114,28 +114,40 @@ async function bench(options: ReturnType<typeof parseBenchOptions<"no-mariadb-bi
   console.log(`decode: ${Math.round(ours)} rows/s, zongji: ${Math.round(theirs)} rows/s, ratio ${(ours / theirs).toFixed(2)}`);
 }
 
-export async function main(argv: string[]): Promise<void> {
-  const options = parseBenchOptions(argv, ["no-mariadb-binlog"]);
-  planWorkload(options.scale); // reject a bad --scale before starting anything
-  const runners = await bundleRunners();
+/**
+ * Runs `body` with a workload MariaDB, then always cleans up: child processes, the extra
+ * `cleanUp` of the benchmark, the server (by PID). Ctrl-C or SIGTERM cleans up the same way and
+ * exits 130, so an interrupted benchmark leaves nothing running.
+ */
+export async function withWorkloadServer(cleanUp: () => Promise<void> | void, body: (server: MariaDBServer) => Promise<void>): Promise<void> {
   let server: MariaDBServer | undefined;
-  const cleanUp = async () => {
+  const cleanUpAll = async () => {
     killRunningChildren();
+    await cleanUp();
     await server?.stop();
-    runners.remove();
   };
   const interrupted = (signal: NodeJS.Signals) => {
     console.error(`${signal}: stopping`);
-    void cleanUp().finally(() => process.exit(130));
+    void cleanUpAll().finally(() => process.exit(130));
   };
   process.once("SIGINT", interrupted);
   process.once("SIGTERM", interrupted);
   try {
     server = await startMariaDB({ extraArgs: WORKLOAD_SERVER_ARGS });
-    await bench(options, runners, server);
+    await body(server);
   } finally {
     process.off("SIGINT", interrupted);
     process.off("SIGTERM", interrupted);
-    await cleanUp();
+    await cleanUpAll();
   }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const options = parseBenchOptions(argv, ["no-mariadb-binlog"]);
+  planWorkload(options.scale); // reject a bad --scale before starting anything
+  const runners = await bundleRunners();
+  await withWorkloadServer(
+    () => runners.remove(),
+    (server) => bench(options, runners, server),
+  );
 }

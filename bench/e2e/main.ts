@@ -18,13 +18,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type MariaDBServer, startMariaDB } from "../../src/testkit/index.js";
+import type { MariaDBServer } from "../../src/testkit/index.js";
 import { LOOPBACK } from "../../src/testkit/process.js";
 import type { RunResult, RunSpec } from "../decode/child.js";
 import { bundleScripts, killRunningChildren, runNodeTool } from "../decode/children.js";
-import { type BenchOptions, median, parseBenchOptions, prepare } from "../decode/main.js";
+import { type BenchOptions, median, parseBenchOptions, prepare, withWorkloadServer } from "../decode/main.js";
 import { formatProfile, readProfile, summariseProfile } from "../decode/profile.js";
-import { type BuiltWorkload, planWorkload, WORKLOAD_SERVER_ARGS } from "../decode/workload.js";
+import { type BuiltWorkload, planWorkload } from "../decode/workload.js";
 import type { ClientResult, ClientSpec } from "./client-run.js";
 import { DESTINATION, type RunningNode, startNode } from "./node-process.js";
 import { stagesOf } from "./profile-areas.js";
@@ -156,31 +156,19 @@ export async function main(argv: string[]): Promise<void> {
   const options = parseBenchOptions(argv);
   planWorkload(options.scale); // reject a bad --scale before starting anything
   const bundles = await bundleScripts("bench-e2e", { decode: "bench/decode/ours.ts", node: "src/cli/main.ts", client: "bench/e2e/client.ts" });
-  let server: MariaDBServer | undefined;
   let running: E2eBench | undefined;
-  const cleanUp = async () => {
-    killRunningChildren();
-    await running?.stop();
-    await server?.stop();
-    bundles.remove();
-  };
-  const interrupted = (signal: NodeJS.Signals) => {
-    console.error(`${signal}: stopping`);
-    void cleanUp().finally(() => process.exit(130));
-  };
-  process.once("SIGINT", interrupted);
-  process.once("SIGTERM", interrupted);
-  try {
-    server = await startMariaDB({ extraArgs: WORKLOAD_SERVER_ARGS });
-    console.log(`mariadb: pid ${server.pid} on ${server.host}:${server.port}`);
-    const workload = await prepare(server, options.scale);
-    const mib = (workload.size / 2 ** 20).toFixed(1);
-    console.log(`workload: ${workload.rows} row changes in ${workload.file} (${mib} MiB), written in ${workload.seconds.toFixed(1)} s`);
-    running = new E2eBench(bundles.script, server, workload, 60_000 + 600_000 * options.scale);
-    await measure(options, running, workload, bundles.script.node);
-  } finally {
-    process.off("SIGINT", interrupted);
-    process.off("SIGTERM", interrupted);
-    await cleanUp();
-  }
+  await withWorkloadServer(
+    async () => {
+      await running?.stop();
+      bundles.remove();
+    },
+    async (server) => {
+      console.log(`mariadb: pid ${server.pid} on ${server.host}:${server.port}`);
+      const workload = await prepare(server, options.scale);
+      const mib = (workload.size / 2 ** 20).toFixed(1);
+      console.log(`workload: ${workload.rows} row changes in ${workload.file} (${mib} MiB), written in ${workload.seconds.toFixed(1)} s`);
+      running = new E2eBench(bundles.script, server, workload, 60_000 + 600_000 * options.scale);
+      await measure(options, running, workload, bundles.script.node);
+    },
+  );
 }
