@@ -20,8 +20,11 @@
 import { mkdir, open, readFile, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { CanalError } from "../errors.js";
-import { formatMetaDat, parseMetaDat, type LogPosition, type MetaClient, type MetaDat } from "../protocol/cursor-json.js";
-import type { BinlogPosition } from "./store/entry.js";
+import { formatMetaDat, parseMetaDat, type MetaClient, type MetaDat } from "../protocol/cursor-json.js";
+import type { CursorStore } from "./cursor-store.js";
+
+// Their home is the store interface now; kept here for the callers that import them from meta.dat's module.
+export { toLogPosition, type SourceAddress } from "./cursor-store.js";
 
 export const META_FILE_NAME = "meta.dat";
 
@@ -33,26 +36,7 @@ export class CursorFileError extends CanalError {
   }
 }
 
-/** The MySQL server a cursor was read from (Canal's identity.sourceAddress). */
-export interface SourceAddress {
-  address: string | null;
-  port: number;
-}
-
-/** A store position as Canal's cursor: gtid "" when there is none, included false (§3.3). */
-export function toLogPosition(position: BinlogPosition, source: SourceAddress): LogPosition {
-  return {
-    sourceAddress: { address: source.address, port: source.port },
-    journalName: position.file,
-    position: position.offset,
-    serverId: position.serverId,
-    timestamp: position.timestamp,
-    gtid: position.gtid ?? "",
-    included: false,
-  };
-}
-
-export class CursorFile {
+export class CursorFile implements CursorStore {
   readonly path: string;
   private readonly clients = new Map<number, MetaClient>();
   /** Bumped by every change; `written` is the version last on disk. */

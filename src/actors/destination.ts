@@ -1,6 +1,9 @@
 /**
- * One destination served by a standalone node: binlog source → event store → sessions, with
- * the acked cursors in the destination's meta.dat (canal-facts.md §6.4, file-instance mode).
+ * One destination served by a node: binlog source → event store → sessions, with the acked
+ * cursors in a CursorStore: meta.dat in standalone mode (canal-facts.md §6.4, file-instance
+ * mode), ZooKeeper `<d>/<clientId>/cursor` in cluster mode (§3). The store is loaded by the
+ * caller before the destination starts (for ZooKeeper, right after this node won the running
+ * node), so where to start is decided from cursors this node is entitled to.
  *
  * What it decides, and why:
  *   - where to start: the smallest acked cursor of its subscribed clients (Canal's
@@ -10,10 +13,10 @@
  *   - backpressure: a source batch that does not fit the store is kept aside (at most one
  *     transaction group), the source is told "full" and pauses its socket, and the rest goes
  *     in when an ack frees room; the store never grows past its bounds;
- *   - subscriptions persist in meta.dat with their filter; a non-blank filter replaces the
- *     source's white filter, re-applied at start in ascending clientId order (§7.3);
- *   - every ack that moves a cursor is on disk in meta.dat before the session serves that
- *     client's next request (writes coalesced by CursorFile), and stop() flushes, so SIGTERM
+ *   - subscriptions persist in the cursor store with their filter; a non-blank filter replaces
+ *     the source's white filter, re-applied at start in ascending clientId order (§7.3);
+ *   - every ack that moves a cursor is durable in the store before the session serves that
+ *     client's next request (the stores coalesce writes), and stop() flushes, so SIGTERM
  *     loses no ack and kill -9 at most the last one.
  */
 import { CanalConfigError, type CanalError } from "../errors.js";
@@ -21,14 +24,17 @@ import type { DestinationConfig } from "../config/types.js";
 import type { LogPosition } from "../protocol/cursor-json.js";
 import { BinlogSource, type SourceBatch, type SourceStatus } from "./binlog-source.js";
 import type { BinlogStart } from "./binlog-stream.js";
-import { CursorFile, toLogPosition } from "./cursor-file.js";
+import { toLogPosition, type CursorStore } from "./cursor-store.js";
 import { EventStore, type BinlogPosition } from "./event-store.js";
 import type { ServedDestination } from "./session-requests.js";
 
 export interface DestinationOptions {
   config: DestinationConfig;
-  /** Directory holding `<destination>/meta.dat`. */
-  dataDir: string;
+  /**
+   * The destination's acked cursors and subscriptions, already loaded (CursorFile.open in
+   * standalone mode, ZkCursorStore.takeOver in cluster mode). Flushed by stop(), never closed.
+   */
+  cursors: CursorStore;
   /** A failure the destination cannot recover from (checksum error, database gone for good). */
   onError?(err: CanalError): void;
   onStatus?(status: SourceStatus): void;
@@ -42,11 +48,11 @@ export class Destination implements ServedDestination {
   private pending: SourceBatch["entries"] = [];
   private stopped = false;
 
-  private constructor(
-    private readonly options: DestinationOptions,
-    private readonly cursors: CursorFile,
-  ) {
+  private readonly cursors: CursorStore;
+
+  private constructor(private readonly options: DestinationOptions) {
     const { config } = options;
+    this.cursors = options.cursors;
     this.name = config.name;
     this.store = new EventStore({
       destination: config.name,
@@ -58,9 +64,9 @@ export class Destination implements ServedDestination {
     });
   }
 
-  /** Reads the cursors, connects to the database and starts the dump. */
+  /** Connects to the database and starts the dump where the cursors say. */
   static async start(options: DestinationOptions): Promise<Destination> {
-    const destination = new Destination(options, await CursorFile.open(options.dataDir, options.config.name));
+    const destination = new Destination(options);
     await destination.startSource();
     return destination;
   }
@@ -150,7 +156,7 @@ export class Destination implements ServedDestination {
     await this.cursors.remove(clientId);
   }
 
-  /** Resolves once meta.dat holds this cursor (writes are coalesced, so many acks share one fsync). */
+  /** Resolves once the store holds this cursor durably (writes are coalesced, so many acks share one write). */
   async acked(clientId: number, cursor: BinlogPosition): Promise<void> {
     const known = this.cursors.get(clientId);
     await this.cursors.set({ clientId, filter: known?.filter, cursor: this.logPosition(cursor) });

@@ -7,6 +7,7 @@
 import type { NodeConfig } from "../config/types.js";
 import { CanalConfigError, type CanalError } from "../errors.js";
 import { CanalServer, type ServerLog } from "./canal-server.js";
+import { CursorFile } from "./cursor-file.js";
 import { Destination } from "./destination.js";
 import type { DestinationHost } from "./session-requests.js";
 
@@ -34,7 +35,7 @@ export class StandaloneNode {
       for (const dc of config.destinations) {
         const destination = await Destination.start({
           config: dc,
-          dataDir: config.dataDir,
+          cursors: await CursorFile.open(config.dataDir, dc.name),
           onError: (err) => {
             log({ level: "error", msg: "destination stopped", fields: { destination: dc.name, error: err.message } });
             onDestinationError?.(dc.name, err);

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { CursorFile } from "../../src/actors/cursor-file.js";
 import { Destination } from "../../src/actors/destination.js";
 import type { Batch } from "../../src/actors/event-store.js";
 import { configFromFlags } from "../../src/config/index.js";
@@ -68,7 +69,7 @@ async function receive(destination: Destination, count: number, ack: boolean): P
 
 test("rows arrive in commit order; acked cursors go to meta.dat in Canal's JSON; a restart resumes after the last ack", async () => {
   await withDatabase(async (db, sql, dataDir) => {
-    const first = await Destination.start({ config: destinationConfig(db, dataDir), dataDir });
+    const first = await Destination.start({ config: destinationConfig(db, dataDir), cursors: await CursorFile.open(dataDir, "example") });
     try {
       await first.subscribe(CLIENT, "");
       for (let t = 0; t < 5; t++) await insert(sql, t * 10, 10);
@@ -83,7 +84,7 @@ test("rows arrive in commit order; acked cursors go to meta.dat in Canal's JSON;
     assert.ok(meta.clientDatas[0].cursor.postion.position > 4);
 
     for (let t = 5; t < 8; t++) await insert(sql, t * 10, 10);
-    const second = await Destination.start({ config: destinationConfig(db, dataDir), dataDir });
+    const second = await Destination.start({ config: destinationConfig(db, dataDir), cursors: await CursorFile.open(dataDir, "example") });
     try {
       assert.is(second.startPosition().from, "cursor");
       assert.ok(second.isSubscribed(CLIENT), "the subscription survived the restart");
@@ -97,7 +98,7 @@ test("rows arrive in commit order; acked cursors go to meta.dat in Canal's JSON;
 test("a client that never acks: the store stays within its bound while the database writes, and nothing is lost", async () => {
   await withDatabase(async (db, sql, dataDir) => {
     // 64 entries at most: each 10-row insert is one rows entry (+ the annotation and commit entries).
-    const destination = await Destination.start({ config: { ...destinationConfig(db, dataDir), store: { maxEntries: 64, maxBytes: 64 * 1024, batchMode: "ITEMSIZE", memUnit: 1024 } }, dataDir });
+    const destination = await Destination.start({ config: { ...destinationConfig(db, dataDir), store: { maxEntries: 64, maxBytes: 64 * 1024, batchMode: "ITEMSIZE", memUnit: 1024 } }, cursors: await CursorFile.open(dataDir, "example") });
     try {
       await destination.subscribe(CLIENT, "");
       for (let t = 0; t < 100; t++) await insert(sql, t * 10, 10);
@@ -118,7 +119,7 @@ test("a client that never acks: the store stays within its bound while the datab
 test("a start timestamp is refused by name until it is supported", async () => {
   await withDatabase(async (db, _sql, dataDir) => {
     const config = destinationConfig(db, dataDir, { "start-timestamp": "1700000000000" });
-    const err = await Destination.start({ config, dataDir }).then(
+    const err = await Destination.start({ config, cursors: await CursorFile.open(dataDir, "example") }).then(
       () => undefined,
       (e: Error) => e,
     );
