@@ -29,6 +29,7 @@
  * ending the stream, or a failed handshake write. Application errors never close (§11.3).
  */
 import { and, assign, emit, fromCallback, fromPromise, setup, type ActorRefFrom, type SnapshotFrom } from "xstate";
+import { notProvided as notProvidedBy } from "./not-provided.js";
 
 // ---- request rules ---------------------------------------------------------------------------
 
@@ -211,9 +212,7 @@ export function identityOf(event: WireIdentity): Identity {
   return { destination: event.destination, clientId: parseJavaShort(event.clientId)! };
 }
 
-function notProvided(name: string): never {
-  throw new Error(`session machine: ${name} must be provided by the runtime (machine.provide)`);
-}
+const notProvided = (name: string): never => notProvidedBy("session", name);
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
