@@ -130,6 +130,8 @@ export class EventStore {
   private refusedPuts = 0;
   private blockedMs = 0;
   private closed = false;
+  /** Handing out no more batches (see drain), while acks and rollbacks still work. */
+  private draining = false;
 
   constructor(options: EventStoreOptions) {
     this.destination = options.destination;
@@ -195,7 +197,7 @@ export class EventStore {
   /** Canal's non-blocking get: the next batch for the client, or undefined when nothing is unread. */
   tryGet(clientId: number, batchSize: number): Batch | undefined {
     this.checkGet(batchSize);
-    return this.take(clientId, batchSize);
+    return this.draining ? undefined : this.take(clientId, batchSize);
   }
 
   /**
@@ -205,11 +207,12 @@ export class EventStore {
   get(clientId: number, request: GetRequest): Promise<Batch | undefined> {
     const { batchSize, timeoutMs, signal } = request;
     this.checkGet(batchSize);
-    if (timeoutMs === undefined || this.ready(batchSize)) return Promise.resolve(this.take(clientId, batchSize));
+    if (this.draining && timeoutMs === undefined) return Promise.resolve(undefined);
+    if (!this.draining && (timeoutMs === undefined || this.ready(batchSize))) return Promise.resolve(this.take(clientId, batchSize));
     if (signal?.aborted) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const waiter: GetWaiter = { clientId, batchSize, resolve, timer: undefined, signal, onAbort: undefined };
-      if (timeoutMs > 0) waiter.timer = setTimeout(() => this.settle(waiter, this.take(clientId, batchSize)), timeoutMs);
+      if (timeoutMs !== undefined && timeoutMs > 0 && !this.draining) waiter.timer = setTimeout(() => this.settle(waiter, this.take(clientId, batchSize)), timeoutMs);
       if (signal !== undefined) signal.addEventListener("abort", (waiter.onAbort = () => this.settle(waiter, undefined)), { once: true });
       this.waiters.push(waiter);
     });
@@ -285,6 +288,19 @@ export class EventStore {
   }
 
   /**
+   * The destination is about to be handed to another node: no batch is handed out any more
+   * (gets wait until close() and then end empty), while acks and rollbacks of batches already
+   * out still move the cursor, so a client's last ack in flight is not lost.
+   */
+  drain(): void {
+    this.draining = true;
+    for (const waiter of this.waiters) {
+      if (waiter.timer !== undefined) clearTimeout(waiter.timer);
+      waiter.timer = undefined;
+    }
+  }
+
+  /**
    * Ends every wait: waiting gets resolve undefined, whenWritable resolves. Later calls fail:
    * gets, acks and rollbacks with Canal's "should start first", puts with a CanalError.
    */
@@ -325,6 +341,7 @@ export class EventStore {
 
   /** Serves waiting gets in arrival order, each as soon as it is ready. */
   private serveWaiters(): void {
+    if (this.draining) return;
     for (let i = 0; i < this.waiters.length; ) {
       const waiter = this.waiters[i]!;
       if (this.ready(waiter.batchSize)) this.settle(waiter, this.take(waiter.clientId, waiter.batchSize));

@@ -483,6 +483,26 @@ test("close ends every wait; later calls fail with Canal's 'should start first'"
   throwsWith(() => s.tryPut(row()), CanalError, "the event store of destination example is closed");
 });
 
+test("drain hands out no batch but still takes acks and rollbacks; close then ends the held gets empty", async () => {
+  const all = [begin(), ...rows(2), end(), begin(), ...rows(2), end()];
+  const s = itemStore(all);
+  const out = s.tryGet(CLIENT, 4)!;
+  let waitingSettled = false;
+  const waiting = s.get(CLIENT, { batchSize: 100, timeoutMs: 20 }).then((b) => ((waitingSettled = true), b));
+  s.drain();
+  assert.is(s.tryGet(CLIENT, 4), undefined, "no batch while draining");
+  assert.is(await s.get(CLIENT, { batchSize: 4, timeoutMs: undefined }), undefined, "a non-blocking get ends empty at once");
+  const held = s.get(CLIENT, { batchSize: 4, timeoutMs: 10 });
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  assert.is(waitingSettled, false, "a get's own timeout no longer hands out a batch");
+  assert.ok(s.ack(CLIENT, out.id), "the ack of a batch already out moves the cursor");
+  s.rollback(CLIENT);
+  assert.is(s.stats().getSequence, s.stats().ackSequence, "nothing more was taken");
+  s.close();
+  assert.is(await waiting, undefined);
+  assert.is(await held, undefined);
+});
+
 test("a bufferSize that is not a power of 2 is a config error naming it", () => {
   throwsWith(() => new EventStore({ destination: "example", bufferSize: 1000 }), CanalConfigError, "event store bufferSize 1000 of destination example: expected a power of 2 from 1 to 2^30");
 });
