@@ -10,6 +10,7 @@ import { type MariaDBOptions, type MariaDBServer, startMariaDB } from "./mariadb
 import { type NatsOptions, type NatsServer, startNats } from "./nats.js";
 import { type ZooKeeperOptions, type ZooKeeperServer, startZooKeeper } from "./zookeeper.js";
 
+export { type CanalNode, type CanalNodeOptions, type LogMatcher, type NodeLogLine, startCanalNode } from "./canal-node.js";
 export { ensureServersInstalled, findServerBinaries, type ServerBinaries } from "./install.js";
 export { type BinlogRowMetadata, type MariaDBOptions, type MariaDBServer, startMariaDB } from "./mariadb.js";
 export { type NatsOptions, type NatsServer, startNats } from "./nats.js";
@@ -26,6 +27,17 @@ export {
   stopPid,
   waitUntil,
 } from "./process.js";
+export {
+  type BatchRef,
+  checkSequence,
+  type Duplicate,
+  type DuplicateCause,
+  type OutOfOrder,
+  type ReceivedBatch,
+  SequenceChecker,
+  type SequenceReport,
+} from "./sequence-check.js";
+export { type SequenceLoad, type SequenceLoadOptions, type SequenceLoadResult, startSequenceLoad } from "./sequence-load.js";
 export {
   type ZooKeeperEnsemble,
   type ZooKeeperMember,
