@@ -36,6 +36,10 @@
  *   - `reconnect`: when the connection is lost, reconnect with backoff, subscribe again, roll
  *     back, and retry the call that was waiting (a get lost in flight is delivered again after
  *     the rollback).
+ *   - `resolve` instead of host and port: the server's address is asked for before every connect
+ *     and reconnect, so a connector with `reconnect` follows a destination's running node across
+ *     failovers (src/client/zk-discovery.ts reads it from ZooKeeper):
+ *       new CanalConnector({ resolve: (signal) => runningServer(zk, "example", { signal }), destination: "example", reconnect: true })
  *
  * Delivery is at least once: a batch is confirmed only by ack; every batch not acked when a
  * connection ends is delivered again after the next connect's rollback.
@@ -75,9 +79,25 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** What the Java client asks for when given a batch size ≤ 0. */
 export const DEFAULT_FETCH_SIZE = 1000;
 
-export interface CanalConnectorOptions {
+/** Where a Canal server listens. */
+export interface ServerAddress {
   host: string;
   port: number;
+}
+
+/**
+ * Finds the server to connect to; called before every connect and reconnect, bounded by
+ * `connectTimeoutMs` and by `signal` (aborted by disconnect()). A rejection fails that attempt
+ * (a reconnect tries again after its backoff).
+ */
+export type AddressResolver = (signal: AbortSignal) => Promise<ServerAddress>;
+
+export interface CanalConnectorOptions {
+  /** The server's host; with `port`, instead of `resolve`. */
+  host?: string;
+  port?: number;
+  /** Resolves the server's address on every (re)connect, e.g. the running node from ZooKeeper; instead of host and port. */
+  resolve?: AddressResolver;
   destination: string;
   /** canal.user of the server; default "" (servers without a user accept any). */
   username?: string;
@@ -95,7 +115,7 @@ export interface CanalConnectorOptions {
   soTimeoutMs?: number;
   /** Sent to the server, which closes the connection after this long without traffic (ms, default 3600000). */
   idleTimeoutMs?: number;
-  /** Longest TCP connect, in ms (default 10000). */
+  /** Longest TCP connect, in ms (default 10000); with `resolve`, also the longest wait for an address. */
   connectTimeoutMs?: number;
   /** Reconnect when the connection is lost: true for the default backoff, or its settings. Default false. */
   reconnect?: boolean | BackoffOptions;
@@ -136,10 +156,12 @@ interface Waiter {
 const TIME_UNIT_MS = [1e-6, 1e-3, 1, 1000, 60_000, 3_600_000, 86_400_000];
 
 export class CanalConnector extends TypedEmitter<ConnectorEvents> implements BatchOwner {
-  readonly address: string;
-  private readonly options: Required<Omit<CanalConnectorOptions, "password" | "filter" | "reconnect" | "random">> & {
+  /** "host:port" of the current or last server: given, or resolved by the last (re)connect ("(unresolved)" before the first). */
+  address: string;
+  private readonly options: Required<Omit<CanalConnectorOptions, "host" | "port" | "resolve" | "password" | "filter" | "reconnect" | "random">> & {
     password: string | null;
   };
+  private readonly resolveAddress: AddressResolver;
   private readonly identity: { destination: string; clientId: string };
   private readonly backoff: BackoffPolicy | undefined;
   private readonly random: () => number;
@@ -160,8 +182,6 @@ export class CanalConnector extends TypedEmitter<ConnectorEvents> implements Bat
   constructor(options: CanalConnectorOptions) {
     super();
     this.options = {
-      host: options.host,
-      port: options.port,
       destination: options.destination,
       username: options.username ?? "",
       password: options.password ?? null,
@@ -173,7 +193,18 @@ export class CanalConnector extends TypedEmitter<ConnectorEvents> implements Bat
       connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     };
     validate(this.options);
-    this.address = `${options.host}:${options.port}`;
+    if (options.resolve !== undefined) {
+      if (options.host !== undefined || options.port !== undefined) {
+        throw new CanalConfigError(`connector options host ${JSON.stringify(options.host)} and port ${JSON.stringify(options.port)} with resolve: expected either host and port, or resolve`);
+      }
+      if (typeof options.resolve !== "function") throw new CanalConfigError(`connector option resolve ${String(options.resolve)}: expected a function returning a promise of { host, port }`);
+      this.resolveAddress = options.resolve;
+      this.address = "(unresolved)";
+    } else {
+      const fixed = checkAddress({ host: options.host, port: options.port }, "connector option");
+      this.resolveAddress = async () => fixed;
+      this.address = `${fixed.host}:${fixed.port}`;
+    }
     this.identity = { destination: options.destination, clientId: String(this.options.clientId) };
     this.filter = options.filter;
     this.backoff = options.reconnect === undefined || options.reconnect === false ? undefined : resolveBackoff(options.reconnect === true ? {} : options.reconnect);
@@ -361,12 +392,9 @@ export class CanalConnector extends TypedEmitter<ConnectorEvents> implements Bat
 
   private async open(reconnect: boolean, signal: AbortSignal | undefined): Promise<void> {
     const waits = anySignal(signal, this.lifetime.signal);
-    const socket = await PacketSocket.open({
-      host: this.options.host,
-      port: this.options.port,
-      connectTimeoutMs: this.options.connectTimeoutMs,
-      signal: waits,
-    });
+    const { host, port } = await this.resolveServer(waits);
+    this.address = `${host}:${port}`;
+    const socket = await PacketSocket.open({ host, port, connectTimeoutMs: this.options.connectTimeoutMs, signal: waits });
     try {
       const so = this.options.soTimeoutMs;
       const { seeds } = readHandshake(await socket.read(so, waits));
@@ -400,6 +428,27 @@ export class CanalConnector extends TypedEmitter<ConnectorEvents> implements Bat
       socket.close(asCanalError(err));
       throw err;
     }
+  }
+
+  /** The address to connect to now: the fixed one, or the resolver's answer within connectTimeoutMs. */
+  private async resolveServer(waits: AbortSignal): Promise<ServerAddress> {
+    const timeoutMs = this.options.connectTimeoutMs;
+    // Not AbortSignal.timeout(): its timer is unref'd, and a connect waiting only on it would let the process exit.
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new CanalConnectionError(`no address within ${timeoutMs} ms`)), timeoutMs);
+    const bounded = anySignal(waits, timeout.signal);
+    let answer: ServerAddress;
+    try {
+      answer = await this.resolveAddress(bounded);
+    } catch (err) {
+      if (waits.aborted) throw abortError("resolving the server address", waits);
+      if (err instanceof CanalError && !timeout.signal.aborted) throw err;
+      const why = timeout.signal.aborted ? `no address within ${timeoutMs} ms` : String(err);
+      throw new CanalConnectionError(`resolving the server address for destination "${this.options.destination}" failed: ${why}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+    return checkAddress(answer, "resolved address");
   }
 
   private async subscribeOn(channel: RequestChannel, filter: string, signal: AbortSignal | undefined): Promise<void> {
@@ -568,12 +617,20 @@ function checkBatchId(batch: number | Batch, op: string): number {
   return id;
 }
 
+/** A host and port, checked; `what` names their source in the error ("connector option", "resolved address"). */
+function checkAddress(address: { host?: unknown; port?: unknown } | undefined, what: string): ServerAddress {
+  const { host, port } = address ?? {};
+  if (typeof host !== "string" || host === "") throw new CanalConfigError(`${what} host ${JSON.stringify(host)}: expected a host name or IP address`);
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new CanalConfigError(`${what} port ${JSON.stringify(port)}: expected an integer from 1 to 65535`);
+  }
+  return { host, port };
+}
+
 function validate(o: CanalConnector["options"]): void {
   const fail = (name: string, value: unknown, expected: string) => {
     throw new CanalConfigError(`connector option ${name} ${JSON.stringify(value)}: expected ${expected}`);
   };
-  if (typeof o.host !== "string" || o.host === "") fail("host", o.host, "a host name or IP address");
-  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) fail("port", o.port, "an integer from 1 to 65535");
   if (typeof o.destination !== "string" || o.destination === "") fail("destination", o.destination, "a non-empty destination name");
   if (!Number.isInteger(o.clientId) || o.clientId < -32768 || o.clientId > 32767) fail("clientId", o.clientId, "an integer from -32768 to 32767 (Canal parses it as a Java short)");
   for (const name of ["soTimeoutMs", "connectTimeoutMs"] as const) {

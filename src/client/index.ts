@@ -14,6 +14,8 @@ export {
   type CanalConnectorOptions,
   type ConnectorEvents,
   type ConnectorState,
+  type AddressResolver,
+  type ServerAddress,
 } from "./connector.js";
 export { Batch, type BatchOwner } from "./batch.js";
 export { changesOf, changeTypeName, type BinlogPoint, type Change, type ChangeType, type ColumnValue, type RowImage } from "./changes.js";
