@@ -79,7 +79,7 @@ export async function build() {
     target: "node20",
     format: "esm",
     sourcemap: true,
-    // Dependencies stay in node_modules: the ZooKeeper client is a native addon esbuild cannot bundle.
+    // Dependencies stay in node_modules, installed with canal-ts; only our own code is bundled.
     packages: "external",
     logLevel: "warning",
   });

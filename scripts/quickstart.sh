@@ -5,8 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# node-gyp builds the native ZooKeeper client against Debian's Node headers (no download).
-export npm_config_nodedir=/usr
 [ -d node_modules ] || npm ci --no-audit --no-fund
 node --import tsx scripts/servers.ts install
 npm run --silent build

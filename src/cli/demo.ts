@@ -8,12 +8,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
-import ZooKeeper from "zookeeper";
 import mysql from "mysql2/promise";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { StandaloneNode } from "../actors/standalone-node.js";
+import { ZkSessionClient } from "../actors/zk/session-client.js";
 import { configFromFlags } from "../config/index.js";
+import { clusterNodePath, clusterPath } from "../protocol/zk-layout.js";
 import { ensureServersInstalled, freePort, startAll, type AllServers } from "../testkit/index.js";
 import { runTail } from "./tail.js";
 
@@ -39,17 +40,14 @@ export async function runDemo({ keep, log }: DemoOptions): Promise<void> {
 }
 
 async function showZooKeeper({ zookeeper }: AllServers, log: DemoOptions["log"]): Promise<void> {
-  const zk = new ZooKeeper({ connect: zookeeper.connectString, timeout: 4000, debug_level: 0, host_order_deterministic: false });
-  const connected = once(zk, "connect");
-  zk.init({});
-  await connected;
+  const zk = await ZkSessionClient.connect({ connectString: zookeeper.connectString, sessionTimeoutMs: 4000 });
   try {
-    for (const path of ["/otter", "/otter/canal", "/otter/canal/cluster"]) await zk.create(path, "", ZooKeeper.constants.ZOO_PERSISTENT);
-    await zk.create("/otter/canal/cluster/127.0.0.1:11111", "", ZooKeeper.constants.ZOO_EPHEMERAL);
-    const children = await zk.get_children("/otter/canal/cluster", false);
-    log(`zookeeper: session 0x${zk.client_id}, ephemeral /otter/canal/cluster children: ${children.join(", ")}`);
+    await zk.ensurePath(clusterPath());
+    await zk.create(clusterNodePath("127.0.0.1:11111"), null, "ephemeral");
+    const children = await zk.children(clusterPath());
+    log(`zookeeper: session ${zk.sessionId}, ephemeral ${clusterPath()} children: ${children.join(", ")}`);
   } finally {
-    zk.close();
+    await zk.close();
   }
 }
 

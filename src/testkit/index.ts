@@ -3,7 +3,7 @@
  * processes on free loopback ports, for integration tests, benchmarks and the quick start.
  *
  *   const zk = await startZooKeeper();
- *   try { ... new ZooKeeper({ connect: zk.connectString }) ... } finally { await zk.stop(); }
+ *   try { ... await ZkSessionClient.connect({ connectString: zk.connectString, sessionTimeoutMs: 4000 }) ... } finally { await zk.stop(); }
  */
 import { CanalConnectionError } from "../errors.js";
 import { type MariaDBOptions, type MariaDBServer, startMariaDB } from "./mariadb.js";

@@ -29,7 +29,7 @@ export interface ZooKeeperOptions {
 }
 
 export interface ZooKeeperServer {
-  /** For `new ZooKeeper({ connect })`, e.g. "127.0.0.1:40211". */
+  /** For `ZkSessionClient.connect({ connectString })`, e.g. "127.0.0.1:40211". */
   readonly connectString: string;
   readonly port: number;
   readonly dir: string;
