@@ -1,6 +1,8 @@
 /**
  * The canal-ts client library: a Canal connector to one server, typed batches and changes.
- * (The cluster client with ZooKeeper discovery builds on CanalConnector.)
+ * runningServer / RunningServerDiscovery find a destination's running node in ZooKeeper; with
+ * the connector's `resolve` option a reconnecting connector follows it across failovers. (The
+ * full cluster client with client election builds on these.)
  */
 export {
   CanalConnector,
@@ -22,3 +24,12 @@ export { changesOf, changeTypeName, type BinlogPoint, type Change, type ChangeTy
 export { CanalLateReplyError, CanalStaleBatchError, type LateReply, type SentWithoutReply } from "./errors.js";
 export { backoffDelay, resolveBackoff, type BackoffOptions, type BackoffPolicy } from "./backoff.js";
 export type { Listener } from "./emitter.js";
+export {
+  DEFAULT_DISCOVERY_SESSION_TIMEOUT_MS,
+  DEFAULT_DISCOVERY_TIMEOUT_MS,
+  type DiscoveryOptions,
+  type LookupOptions,
+  type RunningServerAddress,
+  RunningServerDiscovery,
+  runningServer,
+} from "./zk-discovery.js";
