@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { CanalConfigError, CanalError } from "../errors.js";
 import { runDemo } from "./demo.js";
+import { RELEASE_USAGE, runRelease } from "./release.js";
 import { runServer, SERVER_USAGE } from "./server.js";
 import { parseTailArgs, runTail, TAIL_USAGE } from "./tail.js";
 
@@ -15,6 +16,8 @@ commands:
   server ...      run a node serving Canal clients (see "canal-ts server --help")
   tail <destination> --server HOST:PORT [--filter REGEX] [--format table|json] ...
                   print changes as they arrive (see "canal-ts tail --help")
+  release <destination> --zk HOSTS
+                  move a destination to another node of the cluster (see "canal-ts release --help")
   demo [--keep]   start ZooKeeper, MariaDB (ROW binlog) and NATS on free loopback ports,
                   run a node on the binlog and tail it while sample rows are written,
                   then stop everything (--keep: keep it all up until Ctrl-C)
@@ -33,6 +36,10 @@ async function main(argv: string[]): Promise<void> {
     case "server":
       if (rest.includes("--help")) console.log(SERVER_USAGE);
       else await runServer(rest);
+      return;
+    case "release":
+      if (rest.includes("--help")) console.log(RELEASE_USAGE);
+      else await runRelease(rest, (line) => log(line));
       return;
     case "tail": {
       if (rest.includes("--help")) {
@@ -59,7 +66,7 @@ async function main(argv: string[]): Promise<void> {
       console.log(USAGE);
       return;
     default:
-      throw new CanalConfigError(`unknown command "${command}"; expected one of: server, tail, demo, help`);
+      throw new CanalConfigError(`unknown command "${command}"; expected one of: server, tail, release, demo, help`);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * `canal-ts server`: runs a standalone node until SIGTERM or SIGINT, then stops it gracefully
- * (port closed, sessions closed, cursors flushed) and exits 0.
+ * `canal-ts server`: runs a node until SIGTERM or SIGINT, then stops it gracefully (port closed,
+ * sessions closed, cursors flushed, running destinations handed over) and exits 0. With
+ * `--zk` (or zookeeper in the config) the node joins a cluster; without, it runs standalone.
  *
  * The configuration comes from exactly one of: `--config FILE` (YAML or JSON), `--canal-conf DIR`
  * (an existing Canal deployment's canal.properties + <destination>/instance.properties), or the
@@ -8,6 +9,7 @@
  */
 import { once } from "node:events";
 import { parseArgs } from "node:util";
+import { ClusterNode } from "../actors/cluster/node.js";
 import { StandaloneNode } from "../actors/standalone-node.js";
 import type { LogRecord } from "../actors/session.js";
 import {
@@ -28,7 +30,9 @@ export const SERVER_USAGE = `canal-ts server --config FILE | --canal-conf DIR | 
   --print-config       print the effective configuration (passwords hidden) and exit
   quick start, one destination: --destination NAME (default example) --source URI [--port 11111]
     [--filter REGEX] [--black-filter REGEX] [--data-dir DIR] [--server-id N] [--start FILE[:OFFSET]]
-    [--start-gtid GTID] [--user U --passwd HASH] [--bind ADDR] [--time-zone ZONE] [--charset NAME]`;
+    [--start-gtid GTID] [--user U --passwd HASH] [--bind ADDR] [--time-zone ZONE] [--charset NAME]
+  cluster (HA through ZooKeeper): --zk HOST:PORT[,HOST:PORT…][/chroot] [--zk-session-timeout MS]
+    [--zk-anti-flap-delay MS] [--register-ip IP] [--node-id ID]`;
 
 function loadConfig(args: string[]): { loaded: LoadedConfig; printOnly: boolean } {
   const { values } = parseArgs({
@@ -65,7 +69,8 @@ export async function runServer(args: string[]): Promise<void> {
     process.stdout.write(describeConfig(loaded.config));
     return;
   }
-  const node = await StandaloneNode.start({ config: loaded.config, log });
+  // With ZooKeeper the node joins a cluster (one running node per destination); without, it runs alone.
+  const node = loaded.config.zookeeper ? await ClusterNode.start({ config: loaded.config, log }) : await StandaloneNode.start({ config: loaded.config, log });
   const signal = await Promise.race([once(process, "SIGTERM").then(() => "SIGTERM"), once(process, "SIGINT").then(() => "SIGINT")]);
   log({ level: "info", msg: "stopping", fields: { signal } });
   await node.stop();

@@ -210,6 +210,8 @@ export class ZkSessionClient {
   private watchedSocket: Socket | undefined;
   private socketSince = 0;
   private lastReceived = 0;
+  /** When bytes last came from a server on this session's connection (a lease, see lastHeardAt). */
+  private heardAt = 0;
 
   private constructor(options: ZkConnectOptions, hosts: string, chroot: string) {
     this.hosts = hosts;
@@ -276,6 +278,17 @@ export class ZkSessionClient {
     const socket = this.cm.socket;
     if (this.cm.state !== CM_STATE.CONNECTED || socket === undefined || socket.destroyed) return undefined;
     return `${socket.remoteAddress}:${socket.remotePort}`;
+  }
+
+  /**
+   * Epoch ms when a server last sent this client anything (replies, pings, watch events); 0
+   * before the first. A session whose server was heard from within the last T ms cannot have
+   * expired more than T ms ago, so HA code uses this as a lease: unlike the session events, it
+   * goes stale by itself while this process is frozen (SIGSTOP, a long GC pause), because it is
+   * only renewed by the socket, after the timers that check it have run.
+   */
+  get lastHeardAt(): number {
+    return this.heardAt;
   }
 
   /** Whether the session is connected to a server right now. */
@@ -691,7 +704,7 @@ export class ZkSessionClient {
         this.watchedSocket = socket;
         this.socketSince = now;
         this.lastReceived = now;
-        socket.on("data", () => (this.lastReceived = Date.now()));
+        socket.on("data", () => (this.lastReceived = this.heardAt = Date.now()));
       }
       const state = this.cm.state;
       if (state === CM_STATE.CONNECTED && now - this.lastReceived > Math.floor((this.cm.sessionTimeout * 2) / 3)) socket.destroy();

@@ -1,0 +1,129 @@
+/**
+ * A canal-ts node in a cluster (canal-facts.md §4.7): one ZooKeeper session, one instance per
+ * configured destination (each contending for its running node), and the Canal TCP server,
+ * which serves a destination only while its instance runs here ("destination:<d> should
+ * start first" otherwise, so clients move on to the running node).
+ *
+ * Order, as Canal's CanalController: the session and the instances first, the port last. On
+ * stop the port first (no new client, GETs held, acks in flight still taken), then every
+ * instance hands its destination over (cursors flushed, `{"active":false}`, node deleted, so a
+ * standby takes over at once), then the cluster registration goes with the session.
+ *
+ * Balance: a node waits a little longer before contending for each destination it already
+ * runs, so with several destinations the running instances spread over the nodes.
+ */
+import type { NodeConfig } from "../../config/types.js";
+import { zooKeeperConnectString } from "../../config/addresses.js";
+import { resolveRegisterIp } from "../../config/register-ip.js";
+import type { SessionView } from "../../machines/zk-session.js";
+import { clusterNodePath, clusterPath, destinationsPath, serverAddress } from "../../protocol/zk-layout.js";
+import { CanalServer, type ServerLog } from "../canal-server.js";
+import type { DestinationHost } from "../session-requests.js";
+import { ZooKeeperError } from "../zk/session-client.js";
+import { ClusterInstance } from "./instance.js";
+import { ZkSessionActor } from "./zk-session.js";
+
+export interface ClusterNodeOptions {
+  config: NodeConfig;
+  log: ServerLog;
+}
+
+/** Added to the contend delay per destination this node already runs. */
+const BALANCE_STEP_MS = 100;
+/** How long a release or stop keeps taking acks already sent (as the server's graceful stop). */
+const ACK_DRAIN_MS = 200;
+
+export class ClusterNode {
+  private constructor(
+    readonly server: CanalServer,
+    readonly zk: ZkSessionActor,
+    readonly instances: ReadonlyMap<string, ClusterInstance>,
+    readonly address: string,
+  ) {}
+
+  static async start({ config, log }: ClusterNodeOptions): Promise<ClusterNode> {
+    const zkConfig = config.zookeeper;
+    if (zkConfig === undefined) throw new Error("ClusterNode needs a zookeeper configuration");
+    const address = serverAddress(resolveRegisterIp(config), config.port);
+    const instances = new Map<string, ClusterInstance>();
+    const runningHere = () => [...instances.values()].filter((i) => i.actor.getSnapshot().hasTag("owner")).length;
+    const zk = ZkSessionActor.start({
+      connectString: zooKeeperConnectString(zkConfig),
+      sessionTimeoutMs: zkConfig.sessionTimeoutMs,
+      onView: (view: SessionView) => {
+        log({ level: "info", msg: `zookeeper session ${view.state}`, fields: view.state === "gone" ? {} : { sessionId: view.sessionId } });
+        if (view.state === "live") void registerNode(zk, view.sessionId, address, log);
+        for (const instance of instances.values()) instance.session(view);
+      },
+      onLoss: (reason) => log({ level: "warn", msg: "zookeeper session lost", fields: { reason } }),
+    });
+    for (const dc of config.destinations) {
+      instances.set(
+        dc.name,
+        new ClusterInstance({
+          config: dc,
+          address,
+          zk,
+          timing: { antiFlapDelayMs: zkConfig.antiFlapDelayMs, fenceAfterMs: zkConfig.fenceAfterMs, ackDrainMs: ACK_DRAIN_MS },
+          balanceDelayMs: () => runningHere() * BALANCE_STEP_MS,
+          log,
+        }),
+      );
+    }
+    for (const instance of instances.values()) {
+      instance.start();
+      instance.session(zk.view);
+    }
+    const host: DestinationHost = { destination: (name) => instances.get(name)?.served() };
+    try {
+      const server = await CanalServer.start({
+        host: config.bind,
+        port: config.port,
+        user: config.user,
+        passwordHash: config.passwordHash,
+        destinations: host,
+        log,
+        ackDrainMs: ACK_DRAIN_MS,
+      });
+      log({ level: "info", msg: "node ready", fields: { address, destinations: [...instances.keys()] } });
+      return new ClusterNode(server, zk, instances, address);
+    } catch (err) {
+      await Promise.all([...instances.values()].map((i) => i.stop()));
+      await zk.close();
+      throw err;
+    }
+  }
+
+  get port(): number {
+    return this.server.port;
+  }
+
+  /** Moves a destination away from this node (admin "release"); false when it does not run here. */
+  release(destination: string): boolean {
+    const instance = this.instances.get(destination);
+    if (instance === undefined || !instance.actor.getSnapshot().hasTag("owner")) return false;
+    instance.release("released by request");
+    return true;
+  }
+
+  /** Graceful stop: port and sessions first, then hand every destination over, then the session. */
+  async stop(): Promise<void> {
+    await this.server.close();
+    await Promise.all([...this.instances.values()].map((i) => i.stop()));
+    await this.zk.close();
+  }
+}
+
+/** `/otter/canal/cluster/<ip:port>`, once per session (Canal's initCid and its new-session hook). */
+async function registerNode(zk: ZkSessionActor, sessionId: string, address: string, log: ServerLog): Promise<void> {
+  const client = zk.client(sessionId);
+  if (client === undefined) return;
+  try {
+    await client.ensurePath(clusterPath());
+    await client.ensurePath(destinationsPath());
+    await client.create(clusterNodePath(address), null, "ephemeral");
+  } catch (err) {
+    if (err instanceof ZooKeeperError && err.code === "NODE_EXISTS") return;
+    log({ level: "warn", msg: "could not register the node in ZooKeeper", fields: { path: clusterNodePath(address), error: String(err) } });
+  }
+}
