@@ -9,8 +9,9 @@
  * instance hands its destination over (cursors flushed, `{"active":false}`, node deleted, so a
  * standby takes over at once), then the cluster registration goes with the session.
  *
- * Balance: a node waits a little longer before contending for each destination it already
- * runs, so with several destinations the running instances spread over the nodes.
+ * Balance (./balance.ts): a node waits a little longer before contending for each destination
+ * it already runs, and hands one over when it runs clearly more than another node that could
+ * take it, so with several destinations the running instances spread over the nodes.
  */
 import type { NodeConfig } from "../../config/types.js";
 import { zooKeeperConnectString } from "../../config/addresses.js";
@@ -20,6 +21,7 @@ import { clusterNodePath, clusterPath, destinationsPath, serverAddress } from ".
 import { CanalServer, type ServerLog } from "../canal-server.js";
 import type { DestinationHost } from "../session-requests.js";
 import { ZooKeeperError } from "../zk/session-client.js";
+import { destinationToRelease, readClusterView } from "./balance.js";
 import { ClusterInstance } from "./instance.js";
 import { ZkSessionActor } from "./zk-session.js";
 
@@ -32,14 +34,23 @@ export interface ClusterNodeOptions {
 const BALANCE_STEP_MS = 100;
 /** How long a release or stop keeps taking acks already sent (as the server's graceful stop). */
 const ACK_DRAIN_MS = 200;
+/** How often the node looks whether it runs more than its share (one ZooKeeper read per destination). */
+const BALANCE_INTERVAL_MS = 1000;
 
 export class ClusterNode {
+  private readonly balancer: ReturnType<typeof setInterval>;
+  private balancing = false;
+
   private constructor(
     readonly server: CanalServer,
     readonly zk: ZkSessionActor,
     readonly instances: ReadonlyMap<string, ClusterInstance>,
     readonly address: string,
-  ) {}
+    private readonly log: ServerLog,
+  ) {
+    this.balancer = setInterval(() => void this.balance(), BALANCE_INTERVAL_MS);
+    this.balancer.unref();
+  }
 
   static async start({ config, log }: ClusterNodeOptions): Promise<ClusterNode> {
     const zkConfig = config.zookeeper;
@@ -86,7 +97,7 @@ export class ClusterNode {
         ackDrainMs: ACK_DRAIN_MS,
       });
       log({ level: "info", msg: "node ready", fields: { address, destinations: [...instances.keys()] } });
-      return new ClusterNode(server, zk, instances, address);
+      return new ClusterNode(server, zk, instances, address, log);
     } catch (err) {
       await Promise.all([...instances.values()].map((i) => i.stop()));
       await zk.close();
@@ -106,8 +117,31 @@ export class ClusterNode {
     return true;
   }
 
+  /** Releases one destination when this node runs clearly more than another that could take it (./balance.ts). */
+  private async balance(): Promise<void> {
+    const view = this.zk.view;
+    // One move at a time, and only from a settled node: nothing of ours is on its way in or out.
+    const settled = [...this.instances.values()].every((i) => ["standby", "running"].includes(i.state));
+    if (this.balancing || view.state !== "live" || !settled) return;
+    const client = this.zk.client(view.sessionId);
+    if (client === undefined) return;
+    this.balancing = true;
+    try {
+      const destination = destinationToRelease(this.address, await readClusterView(client));
+      if (destination !== undefined && this.instances.get(destination)?.state === "running") {
+        this.log({ level: "info", msg: "releasing for balance", fields: { destination } });
+        this.instances.get(destination)!.release("balance: another node runs fewer destinations");
+      }
+    } catch (err) {
+      this.log({ level: "warn", msg: "balance look failed", fields: { error: String(err) } });
+    } finally {
+      this.balancing = false;
+    }
+  }
+
   /** Graceful stop: port and sessions first, then hand every destination over, then the session. */
   async stop(): Promise<void> {
+    clearInterval(this.balancer);
     await this.server.close();
     await Promise.all([...this.instances.values()].map((i) => i.stop()));
     await this.zk.close();
