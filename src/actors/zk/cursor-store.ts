@@ -36,9 +36,9 @@
  * the next owner resumes from it. Likewise a cursor the old owner creates for a client this
  * store never heard of lands (there is no version to expect); it only ever records what that
  * client acked, and our first write for the client finds it and fences us. Closing these two
- * gaps needs an epoch every write checks (a per-destination node version bumped at takeover),
- * so that `<d>` keeps its null data, needs a null-data "set" op in ZkSessionClient.multi (the
- * library can send one; the adapter does not take it yet).
+ * gaps needs an epoch that every write checks: the version of `<d>`, bumped at takeover.
+ * Bumping it while `<d>` keeps its null data needs a null-data "set" op in
+ * ZkSessionClient.multi (the library can send one; the adapter does not take it yet).
  *
  * A takeover races a still-writing old owner: each round is read, then rewrite at that version;
  * a conflict is retried at once, bounded (`takeoverConflicts`). The instance calls revoke() the
