@@ -121,6 +121,13 @@ test("the incremental checker answers maxReceived and has while the stream runs"
   assert.not.ok(checker.has(5));
   assert.is(checker.report(4).lost.count, 0);
   assert.is(checker.report(6).lost.count, 2, "report can be asked again with a later lastCommitted");
+  checker.add(batch(2, 1, A, 5, 6, false));
+  checker.add(batch(1, 2, B, 5, 7));
+  checker.add(batch(2, 2, B, 3, 3));
+  assert.equal(checker.counts(), {
+    duplicates: { "redelivery of an unacked batch": 2, "redelivery of an acked batch": 1, "repeated within one batch": 0 },
+    outOfOrder: 1,
+  });
 });
 
 test.run();
