@@ -37,6 +37,7 @@ export interface Arrival {
 
 interface Waiter {
   after: number;
+  notFrom: string | undefined;
   resolve(arrival: Arrival): void;
 }
 
@@ -85,11 +86,14 @@ export class FollowingConsumer {
   /** Why the consumer loop stopped by itself, if it did. */
   failed: unknown;
 
-  /** Resolves with the first batch holding a row newer than `after`, or undefined after `timeoutMs`. */
-  firstNewerThan(after: number, timeoutMs: number): Promise<Arrival | undefined> {
+  /**
+   * Resolves with the first batch holding a row newer than `after` (from a server other than
+   * `notFrom`, when given), or undefined after `timeoutMs`.
+   */
+  firstNewerThan(after: number, timeoutMs: number, notFrom?: string): Promise<Arrival | undefined> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => (this.waiters.delete(waiter), resolve(undefined)), timeoutMs);
-      const waiter: Waiter = { after, resolve: (a) => (clearTimeout(timer), this.waiters.delete(waiter), resolve(a)) };
+      const waiter: Waiter = { after, notFrom, resolve: (a) => (clearTimeout(timer), this.waiters.delete(waiter), resolve(a)) };
       this.waiters.add(waiter);
     });
   }
@@ -140,7 +144,9 @@ export class FollowingConsumer {
       this.checker.add({ batchId: batch.id, connection: batch.connection, server, ns, acked, at });
       if (ns.length === 0) continue;
       const top = Math.max(...ns);
-      for (const waiter of [...this.waiters]) if (top > waiter.after) waiter.resolve({ at, n: top, server, connection: batch.connection });
+      for (const waiter of [...this.waiters]) {
+        if (top > waiter.after && server !== waiter.notFrom) waiter.resolve({ at, n: top, server, connection: batch.connection });
+      }
     }
   }
 }

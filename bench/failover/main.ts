@@ -190,18 +190,23 @@ async function runTrials(
     const mark = load.lastCommitted() + 1;
     if (!(await consumer.caughtUp(mark, STEADY_BOUND_MS))) throw new Error(`${label}: the consumer did not receive row ${mark} within ${STEADY_BOUND_MS} ms (it has ${consumer.checker.maxReceived()})`);
 
-    // The measure: signal → first row newer than any received before it.
+    // The measure: signal → the first row newer than any received before it, from the node
+    // that took over. (A node stopped with SIGTERM may still answer a get or two while it hands
+    // over; those rows are no failover.)
     const logsSince = new Map([...nodes.byId.values()].map((n) => [n, n.logs.length]));
     const connectionsSince = consumer.servers.length;
     const timelineSince = consumer.timeline.length;
     const before = consumer.checker.maxReceived();
     const countsBefore = consumer.checker.counts();
-    const arrival = consumer.firstNewerThan(before, FAILOVER_BOUND_MS);
+    const arrival = consumer.firstNewerThan(before, FAILOVER_BOUND_MS, victim.address);
+    const fromVictim = consumer.firstNewerThan(before, FAILOVER_BOUND_MS);
     const signalledAt = Date.now();
     victim.kill(kind === "kill9" ? "SIGKILL" : "SIGTERM");
     const next = await arrival;
     if (next === undefined) throw new Error(`${label}: no row newer than ${before} within ${FAILOVER_BOUND_MS} ms after ${kind === "kill9" ? "kill -9" : "SIGTERM"} of ${nodes.idOf(victim)} (${victim.address})`);
     const ms = next.at - signalledAt;
+    const early = await Promise.race([fromVictim, Promise.resolve(undefined)]);
+    const lastWords = early !== undefined && early.server === victim.address ? `; ${nodes.idOf(victim)} still delivered at +${early.at - signalledAt} ms` : "";
     const to = nodes.byAddress(next.server);
     const trial: Trial = { kind, from: nodes.idOf(victim), to: to === undefined ? next.server : nodes.idOf(to), ms };
     trials.push(trial);
@@ -227,7 +232,7 @@ async function runTrials(
     const restartStarted = Date.now();
     const restarted = await nodes.start(trial.from, victim.port);
     const restartMs = Date.now() - restartStarted;
-    console.log(`  ${label} ${trial.from} -> ${trial.to}  ${String(ms).padStart(5)} ms  (${breakdown}; ${redelivered}; old node ${how}; first new row ${next.n}; restarted as pid ${restarted.pid} in ${restartMs} ms)`);
+    console.log(`  ${label} ${trial.from} -> ${trial.to}  ${String(ms).padStart(5)} ms  (${breakdown}; ${redelivered}${lastWords}; old node ${how}; first new row ${next.n}; restarted as pid ${restarted.pid} in ${restartMs} ms)`);
   }
   return trials;
 }

@@ -89,6 +89,12 @@ export interface SequenceReport {
   unexpected: number[];
   /** No loss, no disorder, no duplicate but redeliveries of unacked batches, nothing unexpected. */
   ok: boolean;
+  /**
+   * "ok" as `ok`; "acks in flight" when the only defects are redeliveries of the last batch
+   * acked on a connection (the ack may not have reached a server that died: a crash window,
+   * not a lost cursor); "failed" otherwise.
+   */
+  verdict: "ok" | "acks in flight" | "failed";
   /** One line for logs and benchmark output. */
   summary: string;
 }
@@ -185,9 +191,11 @@ export class SequenceChecker {
     const ackedLastOnConnection = list.filter((d) => d.ackedLastOnConnection).length;
     const defects = list.length - byCause["redelivery of an unacked batch"];
     const ok = lost === 0 && this.outOfOrder.length === 0 && defects === 0 && unexpected.length === 0;
+    const inFlightOnly = lost === 0 && this.outOfOrder.length === 0 && defects === ackedLastOnConnection && unexpected.length === 0;
+    const verdict = ok ? "ok" : inFlightOnly ? "acks in flight" : "failed";
     const shownRanges = ranges.slice(0, 5).map(([a, b]) => (a === b ? `${a}` : `${a}..${b}`)).join(", ") + (ranges.length > 5 ? ", …" : "");
     const summary = [
-      `${ok ? "ok" : "FAILED"}: ${lastCommitted - this.first + 1} committed (${this.first}..${lastCommitted}), ${this.seen.size} distinct received in ${this.rows} rows, ${this.batches} batches, ${this.connections.size} connections to ${this.servers.size} servers`,
+      `${ok ? "ok" : inFlightOnly ? "ok but for acks in flight" : "FAILED"}: ${lastCommitted - this.first + 1} committed (${this.first}..${lastCommitted}), ${this.seen.size} distinct received in ${this.rows} rows, ${this.batches} batches, ${this.connections.size} connections to ${this.servers.size} servers`,
       `lost ${lost}${lost > 0 ? ` (${shownRanges})` : ""}`,
       `out of order ${this.outOfOrder.length}`,
       `duplicates ${list.length} (${byCause["redelivery of an unacked batch"]} redelivery of an unacked batch, ${byCause["redelivery of an acked batch"]} redelivery of an acked batch` +
@@ -207,6 +215,7 @@ export class SequenceChecker {
       duplicates: { count: list.length, byCause, ackedLastOnConnection, list },
       unexpected,
       ok,
+      verdict,
       summary,
     };
   }

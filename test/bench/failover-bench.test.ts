@@ -25,7 +25,8 @@ test("one trial of each kind prints a line per trial and ends with the failover 
     assert.ok(line, `a trial line for ${kind}:\n${stdout}`);
     assert.match(line, /n[12] -> n[12] +\d+ ms +\(/);
   }
-  assert.match(stdout, /^checker: ok: /m);
+  // After a kill -9 the last ack may not have reached the dead node: its rows may come again.
+  assert.match(stdout, /^checker: ok(: | but for acks in flight: )/m);
 
   const last = /^failover: kill9 median (\d+) ms max (\d+) ms, sigterm median (\d+) ms max (\d+) ms, lost (\d+)$/.exec(lines.at(-1)!);
   assert.ok(last, `last line: ${lines.at(-1)}`);

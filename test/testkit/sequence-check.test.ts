@@ -17,6 +17,7 @@ function batch(batchId: number, connection: number, server: string, from: number
 test("every committed number once, in order, over two connections: ok", () => {
   const r = checkSequence([batch(1, 1, A, 1, 10), batch(2, 1, A, 11, 20), batch(1, 2, B, 21, 30)], { lastCommitted: 30 });
   assert.ok(r.ok, r.summary);
+  assert.is(r.verdict, "ok");
   assert.is(r.lost.count, 0);
   assert.is(r.distinct, 30);
   assert.is(r.rows, 30);
@@ -33,6 +34,7 @@ test("committed numbers never received are lost, as ranges; the tail counts too"
   assert.not.ok(r.ok);
   assert.is(r.lost.count, 6);
   assert.equal(r.lost.ranges, [[5, 6], [8, 8], [11, 13]]);
+  assert.is(r.verdict, "failed");
   assert.match(r.summary, /lost 6 \(5\.\.6, 8, 11\.\.13\)/);
 });
 
@@ -77,6 +79,8 @@ test("rows of an acked batch delivered again: a defect, marked when that was the
   assert.is(inFlight.duplicates.ackedLastOnConnection, 5);
   assert.ok(inFlight.duplicates.list.every((d) => !d.allowed && d.ackedLastOnConnection));
   assert.match(inFlight.summary, /5 redelivery of an acked batch \[5 of the last ack on a connection\]/);
+  assert.is(inFlight.verdict, "acks in flight");
+  assert.match(inFlight.summary, /^ok but for acks in flight: /);
 
   // Batch 1 was acked, and batch 2 after it: the server lost an ack it had certainly read.
   const lostCursor = checkSequence([batch(1, 1, A, 1, 10), batch(2, 1, A, 11, 15), batch(1, 2, B, 6, 20)], { lastCommitted: 20 });
@@ -84,6 +88,8 @@ test("rows of an acked batch delivered again: a defect, marked when that was the
   assert.is(early.length, 5);
   assert.ok(early.every((d) => d.cause === "redelivery of an acked batch" && !d.ackedLastOnConnection));
   assert.is(lostCursor.duplicates.ackedLastOnConnection, 5, "11..15 still count as the last ack's");
+  assert.is(lostCursor.verdict, "failed");
+  assert.match(lostCursor.summary, /^FAILED: /);
 });
 
 test("an earlier acked delivery decides the cause even when the latest delivery was unacked", () => {
