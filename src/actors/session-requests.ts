@@ -23,6 +23,12 @@ export type SessionStore = Pick<EventStore, "get" | "ack" | "rollback">;
 export interface DestinationHost {
   /** The destination when its instance is running on this node, else undefined. Must not throw. */
   destination(name: string): ServedDestination | undefined;
+  /**
+   * In a cluster, a destination this node has just taken over is starting (cursors read, source
+   * connecting) while clients that followed the running node already arrive: resolves with it
+   * once it serves, or undefined when it is not starting here or does not start in time.
+   */
+  whenStarting?(name: string): Promise<ServedDestination | undefined>;
 }
 
 /** One running destination, as its sessions see it. */
@@ -80,24 +86,24 @@ export class SessionRequests {
     private readonly stopping: AbortSignal,
   ) {}
 
-  private served(name: string): ServedDestination {
-    const served = this.destinations.destination(name);
+  private async served(name: string): Promise<ServedDestination> {
+    const served = this.destinations.destination(name) ?? (await this.destinations.whenStarting?.(name));
     if (served === undefined) throw new DestinationNotStartedError(name);
     return served;
   }
 
-  private subscribed(identity: Identity): ServedDestination {
-    const served = this.served(identity.destination);
+  private async subscribed(identity: Identity): Promise<ServedDestination> {
+    const served = await this.served(identity.destination);
     if (!served.isSubscribed(identity.clientId)) throw new NotSubscribedError(identity);
     return served;
   }
 
   async subscribe(input: SubscribeInput): Promise<void> {
-    await this.served(input.destination).subscribe(input.clientId, input.filter);
+    await (await this.served(input.destination)).subscribe(input.clientId, input.filter);
   }
 
   async unsubscribe(input: Identity): Promise<void> {
-    await this.served(input.destination).unsubscribe(input.clientId);
+    await (await this.served(input.destination)).unsubscribe(input.clientId);
   }
 
   /**
@@ -106,7 +112,7 @@ export class SessionRequests {
    * the generic path with version 1 for the empty reply (§1.7).
    */
   async serveGet(input: GetInput, signal: AbortSignal): Promise<ServedBatch> {
-    const served = this.subscribed(input);
+    const served = await this.subscribed(input);
     // A node that is stopping hands out no new batch (it could not be acked any more): the GET
     // is held until the session closes, while acks already on the wire are still taken.
     const serving = AbortSignal.any([signal, this.stopping]);
@@ -126,13 +132,13 @@ export class SessionRequests {
   }
 
   async ack(input: BatchInput): Promise<void> {
-    const served = this.subscribed(input);
+    const served = await this.subscribed(input);
     const cursor = served.store.ack(input.clientId, input.batchId);
     if (cursor !== undefined) await served.acked(input.clientId, cursor);
   }
 
   async rollback(input: BatchInput): Promise<void> {
-    const served = this.served(input.destination);
+    const served = await this.served(input.destination);
     if (!served.isSubscribed(input.clientId)) return;
     served.store.rollback(input.clientId, input.batchId);
   }

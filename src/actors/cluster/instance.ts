@@ -61,6 +61,8 @@ export interface ClusterInstanceOptions {
   onSnapshot?(snapshot: InstanceSnapshot): void;
 }
 
+/** Longest a client request waits for a destination this node is starting. */
+const STARTING_WAIT_MS = 5000;
 /** How long to wait before reading the running node again after a retriable ZooKeeper error. */
 const REREAD_DELAY_MS = 100;
 
@@ -122,6 +124,26 @@ export class ClusterInstance {
    */
   served(): Destination | undefined {
     return this.serving !== undefined && this.options.zk.leaseFresh(this.options.timing.fenceAfterMs) ? this.serving : undefined;
+  }
+
+  /**
+   * While this node has taken the destination over and is starting it: resolves with it once it
+   * serves (undefined if the start fails, or takes longer than `STARTING_WAIT_MS`), so clients
+   * that followed the running node here are served instead of refused. Otherwise undefined at once.
+   */
+  whenStarting(): Promise<Destination | undefined> {
+    if (this.state !== "starting") return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(undefined), STARTING_WAIT_MS);
+      const sub = this.actor.subscribe((snapshot) => {
+        if (instanceState(snapshot) !== "starting") finish(this.served());
+      });
+      function finish(destination: Destination | undefined) {
+        clearTimeout(timer);
+        sub.unsubscribe();
+        resolve(destination);
+      }
+    });
   }
 
   get state(): InstanceState {

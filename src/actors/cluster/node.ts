@@ -85,7 +85,10 @@ export class ClusterNode {
       instance.start();
       instance.session(zk.view);
     }
-    const host: DestinationHost = { destination: (name) => instances.get(name)?.served() };
+    const host: DestinationHost = {
+      destination: (name) => instances.get(name)?.served(),
+      whenStarting: async (name) => instances.get(name)?.whenStarting(),
+    };
     try {
       const server = await CanalServer.start({
         host: config.bind,

@@ -1,0 +1,101 @@
+/**
+ * Shared set-up of the cluster tests: a ZooKeeper (standalone or ensemble), a MariaDB with the
+ * sequence load's table, canal-ts nodes as real processes in cluster mode, a consumer that
+ * follows the running node, and the checks every failover test makes (Canal's tree, one owner
+ * at a time, the sequence report).
+ */
+import * as assert from "uvu/assert";
+import { ZkSessionClient } from "../../src/actors/zk/session-client.js";
+import { RunningServerDiscovery } from "../../src/client/zk-discovery.js";
+import { parseCursorJson } from "../../src/protocol/cursor-json.js";
+import { clientCursorPath, clientPath, clusterPath, destinationClusterPath, parseServerRunning, runningPath } from "../../src/protocol/zk-layout.js";
+import { startCanalNode, type CanalNode } from "../../src/testkit/canal-node.js";
+import type { MariaDBServer } from "../../src/testkit/index.js";
+import type { SequenceChecker, SequenceReport } from "../../src/testkit/sequence-check.js";
+import { FollowingConsumer } from "../../bench/failover/consumer.js";
+
+export const SESSION_TIMEOUT_MS = 2000;
+export const TABLE = "seq";
+export const DATABASE = "seqload";
+
+/** `canal-ts server` flags of a cluster node serving the given destinations of the sequence table. */
+export function nodeArgs(zkConnect: string, db: MariaDBServer, destination: string): string[] {
+  return [
+    "--zk", zkConnect,
+    "--zk-session-timeout", String(SESSION_TIMEOUT_MS),
+    "--source", db.uri(),
+    "--destination", destination,
+    "--filter", `${DATABASE}\\.${TABLE}`,
+    "--register-ip", "127.0.0.1",
+  ];
+}
+
+export async function startNode(nodeId: string, zkConnect: string, db: MariaDBServer, destination: string, port?: number): Promise<CanalNode> {
+  return startCanalNode({ nodeId, args: nodeArgs(zkConnect, db, destination), port });
+}
+
+/** The node a log line says runs the destination now, by the running node's address. */
+export async function runningAddress(zk: ZkSessionClient, destination: string, timeoutMs = 15_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const node = await zk.read(runningPath(destination));
+    if (node?.data) {
+      const running = parseServerRunning(node.data);
+      if (running.active) return running.address;
+    }
+    if (Date.now() > deadline) throw new Error(`no node ran ${destination} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Waits until a node other than `old` runs the destination. */
+export async function newOwner(zk: ZkSessionClient, destination: string, old: string, timeoutMs = 15_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const address = await runningAddress(zk, destination, timeoutMs).catch(() => undefined);
+    if (address !== undefined && address !== old) return address;
+    if (Date.now() > deadline) throw new Error(`${destination} did not move from ${old} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const text = (bytes: Uint8Array | null | undefined) => (bytes === null || bytes === undefined ? null : new TextDecoder().decode(bytes));
+
+/** Canal's tree (canal-facts.md §3.1/§3.3): registrations with null data, the running JSON, the client's cursor. */
+export async function assertCanalTree(zk: ZkSessionClient, destination: string, nodes: readonly CanalNode[], running: string): Promise<void> {
+  const addresses = nodes.map((n) => n.address).sort();
+  assert.equal((await zk.children(clusterPath())).sort(), addresses, "every live node under /otter/canal/cluster");
+  assert.equal((await zk.children(destinationClusterPath(destination))).sort(), addresses, "and under the destination's cluster");
+  for (const address of addresses) assert.is(text((await zk.read(`${clusterPath()}/${address}`))?.data), null, "cluster nodes hold null");
+  const runningNode = await zk.read(runningPath(destination));
+  assert.is(text(runningNode?.data), `{"active":true,"address":"${running}"}`);
+  assert.ok(runningNode!.stat.ephemeralOwner !== "0x0", "the running node is ephemeral");
+  assert.is(text((await zk.read(clientPath(destination, 1001)))?.data), null, "the client's node holds null");
+  const cursor = text((await zk.read(clientCursorPath(destination, 1001)))?.data);
+  assert.ok(cursor?.startsWith('{"@type":"com.alibaba.otter.canal.protocol.position.LogPosition","identity":{"slaveId":-1,'), cursor ?? "no cursor");
+  assert.match(cursor!, /"postion":\{"gtid":"[0-9-]*","included":false,"journalName":"mysql-bin\.\d+","position":\d+,"serverId":\d+,"timestamp":\d+\}\}$/);
+  parseCursorJson(cursor!);
+}
+
+/** The sequence report must show every committed row, in order, and no repeat of an acked batch beyond the crash window. */
+export function assertDelivered(report: SequenceReport, allowAckedRepeatsOnCrash: boolean): void {
+  assert.is(report.lost.count, 0, `lost rows: ${report.summary}`);
+  assert.equal(report.outOfOrder, [], `out of order: ${report.summary}`);
+  const acked = report.duplicates.byCause["redelivery of an acked batch"];
+  // kill -9 may lose the last ack on the wire (Canal's ack has no reply); nothing else may repeat.
+  const excused = allowAckedRepeatsOnCrash ? report.duplicates.ackedLastOnConnection : 0;
+  assert.ok(acked <= excused, `acked rows delivered again: ${report.summary}`);
+  assert.is(report.duplicates.byCause["repeated within one batch"], 0, report.summary);
+}
+
+export async function followingConsumer(
+  zkConnect: string,
+  destination: string,
+  first: number,
+  checker?: SequenceChecker,
+): Promise<{ consumer: FollowingConsumer; discovery: RunningServerDiscovery }> {
+  const discovery = await RunningServerDiscovery.connect(zkConnect);
+  const consumer = new FollowingConsumer(discovery, destination, first, TABLE, checker);
+  await consumer.start();
+  return { consumer, discovery };
+}
