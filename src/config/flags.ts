@@ -8,6 +8,7 @@ import { sourceUriParts } from "./addresses.js";
 import { buildNodeConfig, type RawNode } from "./build.js";
 import { type LoadedConfig, type LoadOptions, loadContext } from "./load-options.js";
 import { missing, type Raw, type Where } from "./where.js";
+import { CanalConfigError } from "../errors.js";
 
 /** Flag name → what it sets (the option table in README.md lists the same). */
 export const QUICK_START_FLAGS = {
@@ -23,7 +24,7 @@ export const QUICK_START_FLAGS = {
   "zk-session-timeout": "ZooKeeper session timeout, ms",
   "zk-anti-flap-delay": "wait before taking over from another node, ms",
   nats: "NATS server URL(s)",
-  destination: "destination name (default example)",
+  destination: "destination name, or several as a,b,c (default example)",
   source: "mysql://user:password@host:port",
   filter: "white table filter regex",
   "black-filter": "black table filter regex",
@@ -50,6 +51,7 @@ export function configFromFlags(flags: QuickStartFlags, options: LoadOptions = {
   const where = (flag: string): Where => ({ key: `--${flag}`, source: COMMAND_LINE });
   const flag = (name: QuickStartFlag, secret = false): Raw | undefined =>
     flags[name] === undefined ? undefined : { value: flags[name], where: where(name), ...(secret ? { secret } : {}) };
+  checkServerId(flags);
   const source = flag("source", true);
   if (source === undefined) throw missing(where("source"), "the database to read, as --source mysql://user:password@host:port");
   const uri = sourceUriParts(source);
@@ -73,24 +75,37 @@ export function configFromFlags(flags: QuickStartFlags, options: LoadOptions = {
             antiFlapDelayMs: flag("zk-anti-flap-delay"),
           },
     nats: flag("nats"),
-    destinations: [
-      {
-        at: (field) => where(FIELD_FLAGS[field] ?? "destination"),
-        name: flag("destination") ?? { value: "example", where: where("destination") },
-        source: {
-          at: () => where("source"),
-          ...uri,
-          serverId: flag("server-id"),
-          connectionCharset: flag("charset"),
-          timeZone: flag("time-zone"),
-        },
-        filter: { regex: flag("filter"), blackRegex: flag("black-filter") },
-        start: { ...start, timestamp: flag("start-timestamp"), gtid: flag("start-gtid") },
-        store: {},
+    // Like canal.destinations, `--destination a,b` names several destinations of the same source.
+    destinations: destinationNames(flag("destination")).map((name) => ({
+      at: (field: string) => where(FIELD_FLAGS[field] ?? "destination"),
+      name,
+      source: {
+        at: () => where("source"),
+        ...uri,
+        serverId: flag("server-id"),
+        connectionCharset: flag("charset"),
+        timeZone: flag("time-zone"),
       },
-    ],
+      filter: { regex: flag("filter"), blackRegex: flag("black-filter") },
+      start: { ...start, timestamp: flag("start-timestamp"), gtid: flag("start-gtid") },
+      store: {},
+    })),
   };
   return { config: buildNodeConfig(raw, loadContext(options)), warnings: [] };
+}
+
+/** `--destination a,b` → one Raw per name (each validated as a destination name later); "example" by default. */
+function destinationNames(raw: Raw | undefined): Raw[] {
+  if (raw === undefined) return [{ value: "example", where: { key: "--destination", source: COMMAND_LINE } }];
+  return String(raw.value)
+    .split(",")
+    .map((name) => ({ ...raw, value: name.trim() }));
+}
+
+/** One replica server id cannot serve two destinations: the database would drop one of the two dumps. */
+function checkServerId(flags: QuickStartFlags): void {
+  if (flags["server-id"] !== undefined && destinationNames(flags.destination === undefined ? undefined : { value: flags.destination, where: { key: "--destination", source: COMMAND_LINE } }).length > 1)
+    throw new CanalConfigError(`--server-id ${flags["server-id"]} with several destinations (--destination ${flags.destination}): expected no --server-id, so each destination gets its own`);
 }
 
 /** The flag that sets a config field, for messages about fields without a value. */

@@ -60,6 +60,14 @@ Flags("source URI errors name --source, show the URI with its password masked, a
   assertNames(configError(() => load({})), ["--source in the command line: missing"]);
 });
 
+Flags("--destination a,b: several destinations of one source, each with its own replica server id (like canal.destinations)", () => {
+  const config = load({ source: "mysql://canal:canal@127.0.0.1:3306", destination: "orders, users", "node-id": "n1" });
+  assert.equal(config.destinations.map((d) => d.name), ["orders", "users"]);
+  assert.is.not(config.destinations[0]!.source.serverId, config.destinations[1]!.source.serverId);
+  assertNames(configError(() => load({ source: "mysql://u:p@127.0.0.1", destination: "a,b", "server-id": "7" })), ["--server-id 7", "a,b", "expected no --server-id"]);
+  assertNames(configError(() => load({ source: "mysql://u:p@127.0.0.1", destination: "a,,b" })), ["--destination", '""', "destination name"]);
+});
+
 Flags("--zk: hosts, Canal's ';' alternative clusters, default port 2181, IPv6, chroot", () => {
   const zk = load({ source: "mysql://u@h", zk: "zk1,zk2:2182;[::1]:2183/canal/prod" }).zookeeper!;
   assert.equal(zk.servers, ["zk1:2181", "zk2:2182", "[::1]:2183"]);
