@@ -353,12 +353,12 @@ export class ZkCursorStore implements CursorStore {
   private async writeClients(ids: number[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await this.pause(attempt);
-      let attempts: CursorAttempt[] = [];
+      let cursorWrites: CursorAttempt[] = [];
       try {
         const ops: ZkMultiOp[] = [];
         for (const id of ids) {
           const client = this.clients.get(id);
-          if (client) attempts.push(...(await this.setOps(client, ops)));
+          if (client) cursorWrites.push(...(await this.setOps(client, ops)));
           else await this.removeOps(id, ops);
         }
         if (ops.length === 0) return;
@@ -366,7 +366,7 @@ export class ZkCursorStore implements CursorStore {
         this.applied(ops, stats.map((s) => s?.version));
         return;
       } catch (err) {
-        const fence = this.fenceFor(err, attempts);
+        const fence = this.fenceFor(err, cursorWrites);
         if (fence) throw this.fenceWith(fence);
         if (!(err instanceof ZooKeeperError)) throw err;
         if (attempt + 1 >= this.attempts) throw err;
@@ -382,12 +382,12 @@ export class ZkCursorStore implements CursorStore {
         // Connection lost mid-write: find out what was applied before writing again.
         if (err.outcomeUnknown) {
           try {
-            await this.resync(attempts);
+            await this.resync(cursorWrites);
           } catch (again) {
             const fence = this.fenceFor(again, []);
             if (fence) throw this.fenceWith(fence);
             if (!(again instanceof ZooKeeperError && again.retriable)) throw again;
-            attempts = [];
+            cursorWrites = [];
           }
         }
       }
