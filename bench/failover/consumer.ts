@@ -6,10 +6,10 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { CanalConnector } from "../../src/client/connector.js";
-import { CanalStaleBatchError } from "../../src/client/errors.js";
+import { CanalLateReplyError, CanalStaleBatchError } from "../../src/client/errors.js";
 import type { RunningServerDiscovery } from "../../src/client/zk-discovery.js";
 import { CanalConnectionError } from "../../src/errors.js";
-import { SequenceChecker } from "../../src/testkit/sequence-check.js";
+import { SequenceChecker, type ReceivedBatch } from "../../src/testkit/sequence-check.js";
 
 /** KiB per get in the node's default MEMSIZE mode: ~100 rows of the seq table, so each get returns soon. */
 const BATCH_SIZE_KIB = 16;
@@ -116,11 +116,23 @@ export class FollowingConsumer {
 
   private async run(): Promise<void> {
     const { signal } = this.stopping;
+    // Canal's ack has no reply: a failed ack (the node could not persist the cursor) is told as
+    // an error before the reply to the next request. So a batch goes to the checker once the
+    // next request shows whether its ack held.
+    let unconfirmed: ReceivedBatch | undefined;
+    const confirm = (held: boolean) => {
+      if (unconfirmed !== undefined) this.checker.add({ ...unconfirmed, acked: unconfirmed.acked && held });
+      unconfirmed = undefined;
+    };
     while (!signal.aborted) {
       let batch;
       try {
         batch = await this.connector.getWithoutAck(BATCH_SIZE_KIB, GET_TIMEOUT_MS, undefined, { signal });
+        confirm(true);
       } catch (err) {
+        const refused = err instanceof CanalLateReplyError && err.requests.some((r) => r.type === "ack" && r.batchId === unconfirmed?.batchId);
+        // A connection lost after the ack: it may have been taken or not (the checker's "last ack on a connection").
+        confirm(!refused);
         if (signal.aborted) return;
         // The connector retries a get across reconnects; what reaches here ended one attempt for good.
         this.hiccups.push(`get: ${(err as Error).message}`);
@@ -141,12 +153,14 @@ export class FollowingConsumer {
         if (!(err instanceof CanalStaleBatchError || err instanceof CanalConnectionError)) throw err;
         this.hiccups.push(`ack of batch ${batch.id}: ${err.message}`);
       }
-      this.checker.add({ batchId: batch.id, connection: batch.connection, server, ns, acked, at });
+      unconfirmed = { batchId: batch.id, connection: batch.connection, server, ns, acked, at };
+      if (!acked) confirm(false);
       if (ns.length === 0) continue;
       const top = Math.max(...ns);
       for (const waiter of [...this.waiters]) {
         if (top > waiter.after && server !== waiter.notFrom) waiter.resolve({ at, n: top, server, connection: batch.connection });
       }
     }
+    confirm(true);
   }
 }

@@ -146,6 +146,22 @@ export class CanalServer {
     return this.closing;
   }
 
+  /**
+   * Closes every session subscribed to `destination`, because the destination stopped running
+   * here (moved to another node, or fenced): their outstanding batches and batch ids belong to
+   * a store that is gone, so the clients must reconnect (to wherever it runs now) and roll back,
+   * rather than carry on against a new store on the same connection. Returns how many closed.
+   */
+  closeSessionsOf(destination: string): number {
+    let closed = 0;
+    for (const session of this.sessions) {
+      if (!session.subscribedTo(destination)) continue;
+      session.stop();
+      closed++;
+    }
+    return closed;
+  }
+
   private listen(port: number): Promise<void> {
     return new Promise((resolve, reject) => {
       this.server.once("error", reject);

@@ -120,6 +120,11 @@ export class Session {
     this.actor.start();
   }
 
+  /** Whether this connection subscribed to `destination` (its batches belong to that destination's store). */
+  subscribedTo(destination: string): boolean {
+    return this.actor.getSnapshot().context.subscriptions.some((key) => key.startsWith(`${destination}/`));
+  }
+
   /** Server stop: cancel what is pending and close (resolves `closed` once the socket is gone). */
   stop(): void {
     this.actor.send({ type: "STOP" });

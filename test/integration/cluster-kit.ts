@@ -30,6 +30,32 @@ export function nodeArgs(zkConnect: string, db: MariaDBServer, destination: stri
   ];
 }
 
+/**
+ * At most one node runs each destination at any moment, from the nodes' own logs: a node runs
+ * it from its "instance running" line until its next "instance …" line for that destination,
+ * or until it was killed (`killedAt`, epoch ms). All processes share this machine's clock.
+ */
+export function assertOneRunner(nodes: readonly CanalNode[], destinations: readonly string[], killedAt: ReadonlyMap<CanalNode, number> = new Map()): void {
+  for (const destination of destinations) {
+    const spans: { node: string; from: number; to: number }[] = [];
+    for (const node of nodes) {
+      let from: number | undefined;
+      for (const line of node.logs) {
+        if (line.fields["destination"] !== destination || !line.msg?.startsWith("instance ")) continue;
+        const at = Date.parse(String(line.fields["time"]));
+        if (line.msg === "instance running") from = at;
+        else if (from !== undefined) spans.push({ node: node.address, from, to: at }), (from = undefined);
+      }
+      if (from !== undefined) spans.push({ node: node.address, from, to: killedAt.get(node) ?? Infinity });
+    }
+    spans.sort((a, b) => a.from - b.from);
+    for (let i = 1; i < spans.length; i++) {
+      const [a, b] = [spans[i - 1]!, spans[i]!];
+      assert.ok(b.from >= a.to, `${destination} ran on ${a.node} (${a.from}–${a.to}) and ${b.node} (from ${b.from}) at once`);
+    }
+  }
+}
+
 export async function startNode(nodeId: string, zkConnect: string, db: MariaDBServer, destination: string, port?: number): Promise<CanalNode> {
   return startCanalNode({ nodeId, args: nodeArgs(zkConnect, db, destination), port });
 }

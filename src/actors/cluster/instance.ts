@@ -59,6 +59,8 @@ export interface ClusterInstanceOptions {
   log: ServerLog;
   /** Every snapshot, for status, inspection and the node's balance. */
   onSnapshot?(snapshot: InstanceSnapshot): void;
+  /** The destination stopped running here (released or fenced): its clients' sessions must close. */
+  onServingEnded?(destination: string): void;
 }
 
 /** Longest a client request waits for a destination this node is starting. */
@@ -268,6 +270,7 @@ export class ClusterInstance {
       this.serving = undefined;
       destination?.store.close();
       cursors?.revoke();
+      this.options.onServingEnded?.(this.name);
       this.halting = starting
         .catch(() => undefined)
         .then(() => destination?.stop())

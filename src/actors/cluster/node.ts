@@ -57,6 +57,8 @@ export class ClusterNode {
     if (zkConfig === undefined) throw new Error("ClusterNode needs a zookeeper configuration");
     const address = serverAddress(resolveRegisterIp(config), config.port);
     const instances = new Map<string, ClusterInstance>();
+    // Sessions of a destination that stopped running here are closed; the server opens last.
+    let server: CanalServer | undefined;
     const runningHere = () => [...instances.values()].filter((i) => i.actor.getSnapshot().hasTag("owner")).length;
     const zk = ZkSessionActor.start({
       connectString: zooKeeperConnectString(zkConfig),
@@ -78,6 +80,10 @@ export class ClusterNode {
           timing: { antiFlapDelayMs: zkConfig.antiFlapDelayMs, fenceAfterMs: zkConfig.fenceAfterMs, ackDrainMs: ACK_DRAIN_MS },
           balanceDelayMs: () => runningHere() * BALANCE_STEP_MS,
           log,
+          onServingEnded: (name) => {
+            const closed = server?.closeSessionsOf(name) ?? 0;
+            if (closed > 0) log({ level: "info", msg: "closed the sessions of a destination that no longer runs here", fields: { destination: name, sessions: closed } });
+          },
         }),
       );
     }
@@ -90,7 +96,7 @@ export class ClusterNode {
       whenStarting: async (name) => instances.get(name)?.whenStarting(),
     };
     try {
-      const server = await CanalServer.start({
+      server = await CanalServer.start({
         host: config.bind,
         port: config.port,
         user: config.user,
