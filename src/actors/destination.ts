@@ -116,6 +116,8 @@ export class Destination implements ServedDestination {
   }
 
   private take(batch: SourceBatch): "ok" | "full" {
+    // Stopping: the store is closed; what the source still hands on is read again by whoever resumes.
+    if (this.stopped) return "full";
     if (this.pending.length > 0) {
       // Already full: what the source had read before it paused queues behind the rest.
       this.pending.push(...batch.entries);
@@ -164,10 +166,20 @@ export class Destination implements ServedDestination {
 
   /** Stops reading, closes the store (pending gets end empty) and writes every acked cursor. */
   async stop(): Promise<void> {
-    this.stopped = true;
+    const closing = this.closeStore();
     await this.source?.stop();
+    await closing;
+  }
+
+  /**
+   * The part of stop() a handover waits for: the store closes (nothing more is handed out or
+   * acked) and every acked cursor is written. Stopping the source may take longer, and matters
+   * to nobody once the cursors are written.
+   */
+  closeStore(): Promise<void> {
+    this.stopped = true;
     this.store.close();
-    await this.cursors.flush();
+    return this.cursors.flush();
   }
 
   get stats() {

@@ -43,7 +43,7 @@ import { and, assign, fromCallback, fromPromise, setup, type SnapshotFrom } from
 import { notProvided } from "./not-provided.js";
 
 /** The defaults of src/config (zookeeper.antiFlapDelayMs, zookeeper.sessionTimeoutMs). */
-export const DEFAULT_ANTI_FLAP_MS = 500;
+export const DEFAULT_ANTI_FLAP_MS = 200;
 export const DEFAULT_SESSION_TIMEOUT_MS = 4000;
 
 export type InstanceEvent =
@@ -63,6 +63,12 @@ export type InstanceEvent =
   | { type: "RELEASE"; reason?: string }
   /** The node is stopping: hand over if running, then end. */
   | { type: "STOP" };
+
+/** releaseRunning's input: `stopping` when the whole node stops (its server already took the acks in flight). */
+export interface ReleaseInput {
+  sessionId: string;
+  stopping: boolean;
+}
 
 /** What claimRunning resolves with. */
 export type ClaimResult = { created: true; epoch: string } | { created: false; address: string };
@@ -124,7 +130,7 @@ export const instanceMachine = setup({
     watchRunning: fromCallback<InstanceEvent, { sessionId: string }>(() => notProvided("instance", "actor watchRunning")),
     claimRunning: fromPromise<ClaimResult, { sessionId: string }>(async () => notProvided("instance", "actor claimRunning")),
     serve: fromCallback<InstanceEvent, { sessionId: string; epoch: string }>(() => notProvided("instance", "actor serve")),
-    releaseRunning: fromPromise<void, { sessionId: string }>(async () => notProvided("instance", "actor releaseRunning")),
+    releaseRunning: fromPromise<void, ReleaseInput>(async () => notProvided("instance", "actor releaseRunning")),
     awaitHalted: fromPromise<void>(async () => notProvided("instance", "actor awaitHalted")),
   },
   guards: {
@@ -275,7 +281,7 @@ export const instanceMachine = setup({
         releasing: {
           invoke: {
             src: "releaseRunning",
-            input: ({ context }) => ({ sessionId: context.sessionId! }),
+            input: ({ context }) => ({ sessionId: context.sessionId!, stopping: context.stopping }),
             onDone: [
               { guard: "stopping", target: "#instance.stopped" },
               { target: "#instance.standby", actions: assign({ ownedBefore: false, epoch: undefined, owner: undefined }) },

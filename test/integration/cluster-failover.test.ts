@@ -13,7 +13,20 @@ import { clientCursorPath } from "../../src/protocol/zk-layout.js";
 import { startMariaDB, startZooKeeper } from "../../src/testkit/index.js";
 import { SequenceChecker } from "../../src/testkit/sequence-check.js";
 import { startSequenceLoad } from "../../src/testkit/sequence-load.js";
-import { assertCanalTree, assertDelivered, followingConsumer, newOwner, runningAddress, SESSION_TIMEOUT_MS, startNode, TABLE } from "./cluster-kit.js";
+import { runRelease } from "../../src/cli/release.js";
+import { startCanalNode } from "../../src/testkit/canal-node.js";
+import {
+  assertCanalTree,
+  assertDelivered,
+  assertOneRunner,
+  followingConsumer,
+  newOwner,
+  nodeArgs,
+  runningAddress,
+  SESSION_TIMEOUT_MS,
+  startNode,
+  TABLE,
+} from "./cluster-kit.js";
 
 const DESTINATION = "seq";
 
@@ -33,6 +46,7 @@ test("kill -9 then SIGTERM of the running node: the standby takes over, the tree
     // kill -9: the standby runs once the dead node's session expires (plus the anti-flap delay).
     const victim = nodes.find((n) => n.address === first)!;
     victim.kill("SIGKILL");
+    const killedAt = Date.now();
     await victim.exited;
     const second = await newOwner(zk, DESTINATION, first, 4 * SESSION_TIMEOUT_MS);
     assert.ok(await consumer.caughtUp(load.lastCommitted(), 15_000), "the consumer follows to the new owner");
@@ -40,7 +54,7 @@ test("kill -9 then SIGTERM of the running node: the standby takes over, the tree
 
     // The killed node comes back as a standby; then SIGTERM of the owner hands over at once.
     const restarted = await startNode("a2", zkServer.connectString, db, DESTINATION, victim.port);
-    nodes[nodes.indexOf(victim)] = restarted;
+    nodes.push(restarted);
     const owner = nodes.find((n) => n.address === second)!;
     const since = restarted.logs.length;
     await owner.stop();
@@ -57,6 +71,7 @@ test("kill -9 then SIGTERM of the running node: the standby takes over, the tree
     const report = consumer.checker.report(lastCommitted);
     assertDelivered(report, true);
     assert.ok(report.connections >= 3, `the consumer followed three owners: ${report.summary}`);
+    assertOneRunner(nodes, [DESTINATION], new Map([[victim, killedAt]]));
   } finally {
     await load.stop();
     await consumer.stop();
@@ -135,6 +150,39 @@ test("SIGSTOP of the running node past the session timeout: the zombie never del
     await load.stop();
     await following?.consumer.stop();
     await following?.discovery.close();
+    await zk.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+test("canal-ts release: Canal's switch moves the destination to the standby, which takes it without the anti-flap wait", async () => {
+  await using zkServer = await startZooKeeper();
+  await using db = await startMariaDB();
+  const zk = await ZkSessionClient.connect({ connectString: zkServer.connectString, sessionTimeoutMs: 10_000 });
+  // A long anti-flap delay: only a handover can move the destination quickly.
+  const slow = ["--zk-anti-flap-delay", "10000"];
+  const nodes = [
+    await startCanalNode({ nodeId: "a", args: [...nodeArgs(zkServer.connectString, db, DESTINATION), ...slow] }),
+    await startCanalNode({ nodeId: "b", args: [...nodeArgs(zkServer.connectString, db, DESTINATION), ...slow] }),
+  ];
+  try {
+    const first = await runningAddress(zk, DESTINATION);
+    const lines: string[] = [];
+    const started = Date.now();
+    const result = await runRelease([DESTINATION, "--zk", zkServer.connectString, "--wait", "5000"], (line) => lines.push(line));
+    assert.is(result.from, first);
+    assert.ok(result.to !== undefined && result.to !== first, `moved: ${lines.join(" / ")}`);
+    assert.ok(Date.now() - started < 5000, "well before the 10 s anti-flap delay");
+    const releaser = nodes.find((n) => n.address === first)!;
+    await releaser.waitForLog("instance releasing", 1000);
+    await releaser.waitForLog("instance standby", 1000);
+    assertOneRunner(nodes, [DESTINATION]);
+    const refused = await runRelease(["nope", "--zk", zkServer.connectString], () => undefined).then(
+      () => "no error",
+      (err: Error) => err.message,
+    );
+    assert.match(refused, /destination nope is not running on any node/);
+  } finally {
     await zk.close();
     await Promise.all(nodes.map((n) => n.stop()));
   }

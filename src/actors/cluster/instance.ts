@@ -30,6 +30,7 @@ import {
   type InstanceEvent,
   type InstanceSnapshot,
   type InstanceState,
+  type ReleaseInput,
 } from "../../machines/instance.js";
 import type { SessionView } from "../../machines/zk-session.js";
 import { destinationClusterNodePath, destinationPath, formatServerRunning, parseServerRunning, runningPath } from "../../protocol/zk-layout.js";
@@ -86,7 +87,7 @@ export class ClusterInstance {
         watchRunning: fromCallback<InstanceEvent, { sessionId: string }>(({ sendBack, input }) => this.watchRunning(input.sessionId, sendBack)),
         claimRunning: fromPromise<ClaimResult, { sessionId: string }>(({ input }) => this.claimRunning(input.sessionId)),
         serve: fromCallback<InstanceEvent, { sessionId: string; epoch: string }>(({ sendBack, input }) => this.serve(input.sessionId, sendBack)),
-        releaseRunning: fromPromise<void, { sessionId: string }>(({ input }) => this.releaseRunning(input.sessionId)),
+        releaseRunning: fromPromise<void, ReleaseInput>(({ input }) => this.releaseRunning(input)),
         awaitHalted: fromPromise<void>(() => this.halting ?? Promise.resolve()),
       },
       delays: {
@@ -278,13 +279,17 @@ export class ClusterInstance {
     };
   }
 
-  private async releaseRunning(sessionId: string): Promise<void> {
+  private async releaseRunning({ sessionId, stopping }: ReleaseInput): Promise<void> {
     const destination = this.serving;
     if (destination !== undefined) {
       destination.store.drain();
-      await new Promise((resolve) => setTimeout(resolve, this.options.timing.ackDrainMs));
+      // A node that stops has already held its GETs and taken acks for this long (CanalServer.close).
+      if (!stopping) await new Promise((resolve) => setTimeout(resolve, this.options.timing.ackDrainMs));
       this.serving = undefined;
-      await destination.stop();
+      // Cursors written: hand over now; the source stops in the background (the serve actor's
+      // cleanup waits for it before this node may contend again).
+      await destination.closeStore();
+      this.halting = destination.stop().catch(() => undefined);
     }
     // Say "active":false first, so standbys know the owner is not coming back and contend at once.
     const client = this.sessionClient(sessionId);
