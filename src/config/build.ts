@@ -42,7 +42,6 @@ export interface RawZooKeeper {
   sessionTimeoutMs?: Raw;
   fenceAfterMs?: Raw;
   antiFlapDelayMs?: Raw;
-  cursorFlushMs?: Raw;
 }
 
 export interface RawNode {
@@ -77,7 +76,7 @@ export const DEFAULTS = {
   dataDir: "data",
   sourcePort: 3306,
   connectionCharset: "UTF-8",
-  zookeeper: { sessionTimeoutMs: 4000, antiFlapDelayMs: 500, cursorFlushMs: 1000 },
+  zookeeper: { sessionTimeoutMs: 4000, antiFlapDelayMs: 200 },
   filter: { regex: ".*\\..*", blackRegex: "", field: "", blackField: "" },
   store: { maxEntries: 16384, batchMode: "MEMSIZE", memUnit: 1024 },
   ddlIsolation: false,
@@ -149,7 +148,6 @@ function buildZooKeeper(raw: RawZooKeeper): ZooKeeperConfig {
     sessionTimeoutMs,
     fenceAfterMs,
     antiFlapDelayMs: opt(raw.antiFlapDelayMs, (r) => v.durationMs(r, 0, 60_000), DEFAULTS.zookeeper.antiFlapDelayMs),
-    cursorFlushMs: opt(raw.cursorFlushMs, (r) => v.durationMs(r, 0, 60_000), DEFAULTS.zookeeper.cursorFlushMs),
   };
 }
 

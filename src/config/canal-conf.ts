@@ -36,7 +36,6 @@ export const CANAL_NODE_KEYS = [
   "canal.user",
   "canal.passwd",
   "canal.zkServers",
-  "canal.zookeeper.flush.period",
   "canal.file.data.dir",
   "canal.destinations",
   "canal.destinations.expr",
@@ -93,6 +92,7 @@ const IGNORED_BECAUSE: ReadonlyArray<readonly [string, string]> = [
   ["canal.auto.scan", "canal-ts does not watch the conf dir; restart it to pick up changes"],
   ["canal.instance.network.", "canal-ts uses the operating system's socket buffers and its own timeouts"],
   ["canal.file.flush.period", "canal-ts decides itself when to write the standalone cursor file (after acks)"],
+  ["canal.zookeeper.flush.period", "canal-ts writes each acked cursor to ZooKeeper at once; a client's next request waits for it"],
 ];
 
 const GENERIC_REASON = "not supported by canal-ts; ignored";
@@ -187,10 +187,7 @@ export function loadCanalConfDir(path: string, options: LoadOptions = {}): Loade
     user: nodeChain.get("canal.user"),
     passwordHash: nodeChain.get("canal.passwd", { secret: true }),
     dataDir: nodeChain.get("canal.file.data.dir"),
-    zookeeper:
-      zkServers === undefined
-        ? undefined
-        : { connect: zkServers, cursorFlushMs: nodeChain.get("canal.zookeeper.flush.period") },
+    zookeeper: zkServers === undefined ? undefined : { connect: zkServers },
     destinations,
   };
   return { config: buildNodeConfig(raw, { ...loadContext(options), baseDir: confDir }), warnings };

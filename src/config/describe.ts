@@ -27,7 +27,6 @@ export function describeConfig(config: NodeConfig): string {
             sessionTimeoutMs: config.zookeeper.sessionTimeoutMs,
             fenceAfterMs: config.zookeeper.fenceAfterMs,
             antiFlapDelayMs: config.zookeeper.antiFlapDelayMs,
-            cursorFlushMs: config.zookeeper.cursorFlushMs,
           },
         }),
     ...(config.nats === undefined ? {} : { nats: { servers: config.nats.servers.join(",") } }),

@@ -26,7 +26,7 @@ import { expandPlaceholders } from "./placeholders.js";
 import { invalid, missing, type Raw, type Where } from "./where.js";
 
 const NODE_KEYS = ["nodeId", "bind", "registerIp", "port", "metricsPort", "user", "passwordHash", "dataDir", "zookeeper", "nats", "destinations"] as const;
-const ZOOKEEPER_KEYS = ["connect", "sessionTimeoutMs", "fenceAfterMs", "antiFlapDelayMs", "cursorFlushMs"] as const;
+const ZOOKEEPER_KEYS = ["connect", "sessionTimeoutMs", "fenceAfterMs", "antiFlapDelayMs"] as const;
 const NATS_KEYS = ["servers"] as const;
 const DESTINATION_KEYS = ["source", "filter", "start", "store", "ddlIsolation", "transactionSize"] as const;
 const SOURCE_KEYS = ["url", "address", "host", "port", "user", "password", "serverId", "connectionCharset", "timeZone", "gtidMode"] as const;
@@ -171,7 +171,6 @@ function readZooKeeper(r: YamlReader, entry: Entry | undefined): RawZooKeeper | 
     sessionTimeoutMs: r.leaf(m.get("sessionTimeoutMs")),
     fenceAfterMs: r.leaf(m.get("fenceAfterMs")),
     antiFlapDelayMs: r.leaf(m.get("antiFlapDelayMs")),
-    cursorFlushMs: r.leaf(m.get("cursorFlushMs")),
   };
 }
 

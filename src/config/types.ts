@@ -60,12 +60,10 @@ export interface ZooKeeperConfig {
   fenceAfterMs: number;
   /**
    * A node that was not the previous owner waits this long before contending for a freed
-   * destination, so the previous owner can retake it after a glitch. Default 500 ms; Canal's
+   * destination, so the previous owner can retake it after a glitch. Default 200 ms; Canal's
    * fixed 5 s.
    */
   antiFlapDelayMs: number;
-  /** Longest wait before an acked cursor is written to ZooKeeper. Canal `canal.zookeeper.flush.period`, default 1000. */
-  cursorFlushMs: number;
 }
 
 export interface NatsConfig {

@@ -35,7 +35,7 @@ Canal("the node keys of canal.properties", () => {
     ["0.0.0.0", "10.0.0.7", 11111, 11112, "canal", "e3619321c1a937c46a0d8bd1dac39f93b27d4458"],
     "blank canal.ip is every interface; the hash is lower-cased",
   );
-  assert.equal(config.zookeeper, { servers: ["zk1:2181", "zk2:2181", "zk3:2181"], chroot: "/canal", sessionTimeoutMs: 4000, fenceAfterMs: 2000, antiFlapDelayMs: 500, cursorFlushMs: 200 });
+  assert.equal(config.zookeeper, { servers: ["zk1:2181", "zk2:2181", "zk3:2181"], chroot: "/canal", sessionTimeoutMs: 4000, fenceAfterMs: 2000, antiFlapDelayMs: 200 });
   assert.is(config.dataDir, resolve(FIXTURE, "../data"), "${canal.conf.dir} is the conf dir canal-ts was pointed at");
   assert.equal(config.destinations.map((d) => d.name), ["example", "orders"]);
 });
@@ -62,6 +62,7 @@ Canal("keys canal-ts does not use are warnings with file, line and reason; match
   const warnings = load().warnings.map(formatWarning);
   assert.equal(warnings, [
     `canal.admin.port in ${CANAL_FILE}:12: ignored: canal-ts has no canal-admin console; use the CLI and the NATS control subjects`,
+    `canal.zookeeper.flush.period in ${CANAL_FILE}:17: ignored: canal-ts writes each acked cursor to ZooKeeper at once; a client's next request waits for it`,
     `canal.file.flush.period in ${CANAL_FILE}:21: ignored: canal-ts decides itself when to write the standalone cursor file (after acks)`,
     `canal.instance.tsdb.enable in ${CANAL_FILE}:30: ignored: canal-ts takes table schemas from FULL binlog metadata or the database, without a table-meta history store`,
     `canal.instance.filter.query.dcl in ${CANAL_FILE}:31: ignored: canal-ts supports only the table and field filters (filter.regex, filter.black.regex, filter.field, filter.black.field)`,

@@ -43,7 +43,6 @@ zookeeper:
   sessionTimeoutMs: 2000
   fenceAfterMs: 1200
   antiFlapDelayMs: 250
-  cursorFlushMs: 50
 nats:
   servers: nats://127.0.0.1:4222, 127.0.0.1:4223
 destinations:
@@ -70,7 +69,7 @@ destinations:
     source: { address: "[::1]:3306", user: audit }
 `, { DB_PASSWORD: "s3cret" });
   assert.equal([config.nodeId, config.bind, config.registerIp, config.port, config.metricsPort, config.dataDir], ["node-a", "10.0.0.5", "10.0.0.5", 11211, 0, "/var/lib/canal-ts"]);
-  assert.equal(config.zookeeper, { servers: ["zk1:2181", "zk2:2181", "zk3:2181"], chroot: "/canal", sessionTimeoutMs: 2000, fenceAfterMs: 1200, antiFlapDelayMs: 250, cursorFlushMs: 50 });
+  assert.equal(config.zookeeper, { servers: ["zk1:2181", "zk2:2181", "zk3:2181"], chroot: "/canal", sessionTimeoutMs: 2000, fenceAfterMs: 1200, antiFlapDelayMs: 250 });
   assert.equal(config.nats, { servers: ["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"] });
   const [example, audit] = config.destinations;
   assert.equal(example!.source, { host: "db1", port: 3307, user: "repl", password: "s3cret", serverId: 1234, connectionCharset: "latin1", timeZone: "Asia/Shanghai", gtidMode: true });
@@ -98,6 +97,11 @@ File("JSON is read by the same parser, with line numbers", () => {
 File("unknown keys are errors, with their line and the keys allowed", () => {
   assert.is(configError(() => parse(`prot: 1\n${MINIMAL}`)), `prot in ${FILE}:1: unknown key (expected one of: nodeId, bind, registerIp, port, metricsPort, user, passwordHash, dataDir, zookeeper, nats, destinations)`);
   assertNames(configError(() => parse(`destinations:\n  example:\n    source: mysql://u@h\n    store:\n      maxEntrys: 5\n`)), [`destinations.example.store.maxEntrys in ${FILE}:5: unknown key (expected one of: maxEntries, maxBytes, batchMode, memUnit)`]);
+  assert.is(
+    configError(() => parse(`zookeeper:\n  connect: zk1\n  cursorFlushMs: 50\n${MINIMAL}`)),
+    `zookeeper.cursorFlushMs in ${FILE}:3: unknown key (expected one of: connect, sessionTimeoutMs, fenceAfterMs, antiFlapDelayMs)`,
+    "the removed cursor flush window (cursors are written at once) is an unknown key like any other",
+  );
 });
 
 File("invalid YAML and duplicate keys are errors with a line", () => {

@@ -72,7 +72,7 @@ Flags("--zk: hosts, Canal's ';' alternative clusters, default port 2181, IPv6, c
   const zk = load({ source: "mysql://u@h", zk: "zk1,zk2:2182;[::1]:2183/canal/prod" }).zookeeper!;
   assert.equal(zk.servers, ["zk1:2181", "zk2:2182", "[::1]:2183"]);
   assert.is(zk.chroot, "/canal/prod");
-  assert.equal([zk.sessionTimeoutMs, zk.fenceAfterMs, zk.antiFlapDelayMs, zk.cursorFlushMs], [4000, 2000, 500, 1000]);
+  assert.equal([zk.sessionTimeoutMs, zk.fenceAfterMs, zk.antiFlapDelayMs], [4000, 2000, 200]);
   assert.is(load({ source: "mysql://u@h", zk: "zk1:2181/" }).zookeeper!.chroot, "", "a bare / is no chroot");
   const tuned = load({ source: "mysql://u@h", zk: "zk1", "zk-session-timeout": "2000", "zk-anti-flap-delay": "0" }).zookeeper!;
   assert.equal([tuned.sessionTimeoutMs, tuned.fenceAfterMs, tuned.antiFlapDelayMs], [2000, 1000, 0]);

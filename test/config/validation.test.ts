@@ -34,7 +34,6 @@ const cases: Case[] = [
   { name: "zookeeper.sessionTimeoutMs", text: file("zookeeper:\n  connect: zk1\n  sessionTimeoutMs: 90s"), at: "zookeeper.sessionTimeoutMs in FILE:3", value: '"90s"', expected: "expected an integer 1000–600000" },
   { name: "zookeeper.fenceAfterMs", text: file("zookeeper:\n  connect: zk1\n  sessionTimeoutMs: 2000\n  fenceAfterMs: 2000"), at: "zookeeper.fenceAfterMs in FILE:4", value: "2000", expected: "expected an integer 1–1999" },
   { name: "zookeeper.antiFlapDelayMs", text: file("zookeeper:\n  connect: zk1\n  antiFlapDelayMs: -5"), at: "zookeeper.antiFlapDelayMs in FILE:3", value: "-5", expected: "expected an integer 0–60000" },
-  { name: "zookeeper.cursorFlushMs", text: file("zookeeper:\n  connect: zk1\n  cursorFlushMs: 1.5"), at: "zookeeper.cursorFlushMs in FILE:3", value: "1.5", expected: "expected an integer 0–60000" },
   { name: "nats.servers", text: file("nats: 'http://n1:4222'"), at: "nats in FILE:1", value: '"http://n1:4222"', expected: "expected nats://host:port" },
   { name: "source.port", text: file("", "", "source: { host: db1, user: u, port: 0 }"), at: "destinations.d.source.port in FILE:4", value: "0", expected: "expected an integer 1–65535" },
   { name: "source.serverId", text: file("", "", "source: { host: db1, user: u, serverId: 0 }"), at: "destinations.d.source.serverId in FILE:4", value: "0", expected: "expected an integer 1–4294967295" },
