@@ -34,7 +34,7 @@ import { type MariaDBServer, startMariaDB, startZooKeeper, startZooKeeperEnsembl
 import { startSequenceLoad, type SequenceLoad } from "../../src/testkit/sequence-load.js";
 import { bundleScripts } from "../decode/children.js";
 import { median } from "../decode/main.js";
-import { FollowingConsumer } from "./consumer.js";
+import { FollowingConsumer } from "../../src/testkit/following-consumer.js";
 
 const DESTINATION = "failover";
 const DATABASE = "seqload";

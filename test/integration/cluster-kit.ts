@@ -12,7 +12,7 @@ import { clientCursorPath, clientPath, clusterPath, destinationClusterPath, pars
 import { startCanalNode, type CanalNode } from "../../src/testkit/canal-node.js";
 import type { MariaDBServer } from "../../src/testkit/index.js";
 import type { SequenceChecker, SequenceReport } from "../../src/testkit/sequence-check.js";
-import { FollowingConsumer } from "../../bench/failover/consumer.js";
+import { FollowingConsumer } from "../../src/testkit/following-consumer.js";
 
 export const SESSION_TIMEOUT_MS = 2000;
 export const TABLE = "seq";

@@ -1,15 +1,15 @@
 /**
- * The failover benchmark's consumer: one CanalConnector that resolves the running node from
+^ * A consumer for failover tests and the failover benchmark: one CanalConnector that resolves the running node from
  * ZooKeeper on every (re)connect, doing getWithoutAck/ack in a loop. Every batch goes to the
  * sequence checker with its connection, server and ack outcome; the benchmark asks it for the
  * receive time of the first row newer than a given number.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { CanalConnector } from "../../src/client/connector.js";
-import { CanalLateReplyError, CanalStaleBatchError } from "../../src/client/errors.js";
-import type { RunningServerDiscovery } from "../../src/client/zk-discovery.js";
-import { CanalConnectionError } from "../../src/errors.js";
-import { SequenceChecker, type ReceivedBatch } from "../../src/testkit/sequence-check.js";
+import { CanalConnector } from "../client/connector.js";
+import { CanalLateReplyError, CanalStaleBatchError } from "../client/errors.js";
+import type { RunningServerDiscovery } from "../client/zk-discovery.js";
+import { CanalConnectionError } from "../errors.js";
+import { SequenceChecker, type ReceivedBatch } from "./sequence-check.js";
 
 /** KiB per get in the node's default MEMSIZE mode: ~100 rows of the seq table, so each get returns soon. */
 const BATCH_SIZE_KIB = 16;
