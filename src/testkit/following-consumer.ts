@@ -1,6 +1,6 @@
 /**
-^ * A consumer for failover tests and the failover benchmark: one CanalConnector that resolves the running node from
- * ZooKeeper on every (re)connect, doing getWithoutAck/ack in a loop. Every batch goes to the
+ * A consumer for the failover tests and benchmark: one CanalConnector that resolves the running
+ * node from ZooKeeper on every (re)connect, doing getWithoutAck/ack in a loop. Every batch goes to the
  * sequence checker with its connection, server and ack outcome; the benchmark asks it for the
  * receive time of the first row newer than a given number.
  */
