@@ -34,6 +34,7 @@ export interface RawDestination {
   store: { maxEntries?: Raw; maxBytes?: Raw; batchMode?: Raw; memUnit?: Raw };
   ddlIsolation?: Raw;
   transactionSize?: Raw;
+  preferredNode?: Raw;
 }
 
 export interface RawZooKeeper {
@@ -171,6 +172,7 @@ function buildDestination(raw: RawDestination, nodeId: string, ctx: BuildContext
     store: buildStore(raw.store),
     ddlIsolation: opt(raw.ddlIsolation, v.bool, DEFAULTS.ddlIsolation),
     transactionSize: opt(raw.transactionSize, (r) => v.integer(r, 1, 1 << 20), DEFAULTS.transactionSize),
+    preferredNode: opt(raw.preferredNode, v.nodeAddress, undefined),
   };
 }
 

@@ -46,5 +46,6 @@ function describeDestination(d: DestinationConfig): object {
     store: d.store,
     ddlIsolation: d.ddlIsolation,
     transactionSize: d.transactionSize,
+    ...(d.preferredNode === undefined ? {} : { preferredNode: d.preferredNode }),
   };
 }

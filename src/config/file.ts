@@ -28,7 +28,7 @@ import { invalid, missing, type Raw, type Where } from "./where.js";
 const NODE_KEYS = ["nodeId", "bind", "registerIp", "port", "metricsPort", "user", "passwordHash", "dataDir", "zookeeper", "nats", "destinations"] as const;
 const ZOOKEEPER_KEYS = ["connect", "sessionTimeoutMs", "fenceAfterMs", "antiFlapDelayMs"] as const;
 const NATS_KEYS = ["servers"] as const;
-const DESTINATION_KEYS = ["source", "filter", "start", "store", "ddlIsolation", "transactionSize"] as const;
+const DESTINATION_KEYS = ["source", "filter", "start", "store", "ddlIsolation", "transactionSize", "preferredNode"] as const;
 const SOURCE_KEYS = ["url", "address", "host", "port", "user", "password", "serverId", "connectionCharset", "timeZone", "gtidMode"] as const;
 const FILTER_KEYS = ["regex", "blackRegex", "field", "blackField"] as const;
 const START_KEYS = ["journalName", "position", "timestamp", "gtid"] as const;
@@ -200,6 +200,7 @@ function readDestination(r: YamlReader, name: string, entry: Entry, source: stri
     store: { maxEntries: r.leaf(store.get("maxEntries")), maxBytes: r.leaf(store.get("maxBytes")), batchMode: r.leaf(store.get("batchMode")), memUnit: r.leaf(store.get("memUnit")) },
     ddlIsolation: r.leaf(m.get("ddlIsolation")),
     transactionSize: r.leaf(m.get("transactionSize")),
+    preferredNode: r.leaf(m.get("preferredNode")),
   };
 }
 

@@ -34,6 +34,7 @@ export const QUICK_START_FLAGS = {
   start: "start at FILE[:OFFSET] when there is no cursor",
   "start-gtid": "start at this GTID when there is no cursor",
   "start-timestamp": "start at this time (epoch ms) when there is no cursor",
+  prefer: "in a cluster, the node (ip:port) that should run the destination(s) when it is up",
 } as const;
 
 export type QuickStartFlag = keyof typeof QUICK_START_FLAGS;
@@ -89,6 +90,7 @@ export function configFromFlags(flags: QuickStartFlags, options: LoadOptions = {
       filter: { regex: flag("filter"), blackRegex: flag("black-filter") },
       start: { ...start, timestamp: flag("start-timestamp"), gtid: flag("start-gtid") },
       store: {},
+      preferredNode: flag("prefer"),
     })),
   };
   return { config: buildNodeConfig(raw, loadContext(options)), warnings: [] };

@@ -82,6 +82,12 @@ export interface DestinationConfig {
   ddlIsolation: boolean;
   /** Most entries handed on as one group of a transaction. Canal `canal.instance.transaction.size`, default 1024. */
   transactionSize: number;
+  /**
+   * In a cluster, the node (`ip:port` as it registers) that should run this destination
+   * whenever it is up: it contends first, and another node running it hands it over once the
+   * preferred node is registered. Default none (balance decides). No Canal key.
+   */
+  preferredNode: string | undefined;
 }
 
 export interface SourceConfig {

@@ -97,6 +97,14 @@ export function host(raw: Raw): string {
   throw invalid(raw, "is not a host", "a host name or an IP address");
 }
 
+/** A node's address as published in ZooKeeper: `<ip or host>:<port>` (the name of its cluster znode). */
+export function nodeAddress(raw: Raw): string {
+  const s = text(raw);
+  const match = /^([A-Za-z0-9._-]+):([0-9]{1,5})$/.exec(s);
+  if (match !== null && Number(match[2]) >= 1 && Number(match[2]) <= 65535) return s;
+  throw invalid(raw, "is not a node address", "<ip>:<port> as the node registers it, for example 10.0.0.11:11111");
+}
+
 /** The replica server id: MySQL and MariaDB take 1–2³²−1 (0 is refused by the server). */
 export function serverId(raw: Raw): number {
   return integer(raw, 1, 4294967295, "a server id");

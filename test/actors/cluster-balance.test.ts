@@ -32,4 +32,13 @@ test("nodes running other destinations count: the lightest candidate decides", (
   assert.is(destinationToRelease("a:1", v), "d2", "c runs nothing, b runs two");
 });
 
+test("a destination goes to its preferred node once that node is registered, and stays there", () => {
+  const prefer = new Map([["d1", "b:1"]]);
+  assert.is(destinationToRelease("a:1", view({ d1: "a:1" }, { d1: ["a:1", "b:1"] }), prefer), "d1");
+  assert.is(destinationToRelease("a:1", view({ d1: "a:1" }, { d1: ["a:1"] }), prefer), undefined, "not while the preferred node is away");
+  const home = view({ d1: "b:1", d2: "b:1", d3: "b:1" }, all("d1", "d2", "d3"));
+  assert.ok(destinationToRelease("b:1", home, prefer) !== "d1", "balance never moves a destination off its preferred node");
+  assert.is(destinationToRelease("b:1", view({ d1: "b:1", d2: "b:1" }, { d1: ["a:1", "b:1"], d2: ["b:1"] }), prefer), undefined);
+});
+
 test.run();

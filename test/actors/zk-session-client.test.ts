@@ -482,6 +482,8 @@ test("ensemble: killing the member a session is on moves it to another member, s
       const member = ensemble.members.find((m) => server.endsWith(`:${m.port}`));
       assert.ok(member, `connected to ${server}, one of ${ensemble.connectString}`);
       await member.kill();
+      // Issued once the client knows it is disconnected, so it is held, not sent into the dead socket.
+      await waitFor("disconnected", () => events.length >= 2, 10_000);
       const held = client.create("/after-failover", null, "persistent");
       await waitFor("reconnected", () => events.length >= 3, 15_000);
       assert.equal(events, [{ type: "connected", sessionId: id }, { type: "disconnected" }, { type: "connected", sessionId: id }]);

@@ -54,6 +54,7 @@ const cases: Case[] = [
   { name: "store.memUnit", text: file("", "store: { memUnit: 1KiB }"), at: "destinations.d.store.memUnit in FILE:5", value: '"1KiB"', expected: "expected an integer 1–1048576" },
   { name: "ddlIsolation", text: file("", "ddlIsolation: 1"), at: "destinations.d.ddlIsolation in FILE:5", value: "1", expected: "expected true or false" },
   { name: "transactionSize", text: file("", "transactionSize: 0"), at: "destinations.d.transactionSize in FILE:5", value: "0", expected: "expected an integer 1–1048576" },
+  { name: "preferredNode", text: file("", "preferredNode: node-a"), at: "destinations.d.preferredNode in FILE:5", value: '"node-a"', expected: "expected <ip>:<port> as the node registers it" },
 ];
 
 for (const c of cases) {

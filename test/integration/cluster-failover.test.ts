@@ -10,7 +10,7 @@ import * as assert from "uvu/assert";
 import { ZkSessionClient } from "../../src/actors/zk/session-client.js";
 import { CanalConnector } from "../../src/client/connector.js";
 import { clientCursorPath } from "../../src/protocol/zk-layout.js";
-import { startMariaDB, startZooKeeper } from "../../src/testkit/index.js";
+import { freePort, startMariaDB, startZooKeeper } from "../../src/testkit/index.js";
 import { SequenceChecker } from "../../src/testkit/sequence-check.js";
 import { startSequenceLoad } from "../../src/testkit/sequence-load.js";
 import { runRelease } from "../../src/cli/release.js";
@@ -182,6 +182,25 @@ test("canal-ts release: Canal's switch moves the destination to the standby, whi
       (err: Error) => err.message,
     );
     assert.match(refused, /destination nope is not running on any node/);
+  } finally {
+    await zk.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+test("preferredNode: the destination goes to its preferred node once it is up, by handover", async () => {
+  await using zkServer = await startZooKeeper();
+  await using db = await startMariaDB();
+  const zk = await ZkSessionClient.connect({ connectString: zkServer.connectString, sessionTimeoutMs: 10_000 });
+  const homePort = await freePort();
+  const prefer = ["--prefer", `127.0.0.1:${homePort}`];
+  const nodes = [await startCanalNode({ nodeId: "a", args: [...nodeArgs(zkServer.connectString, db, DESTINATION), ...prefer] })];
+  try {
+    assert.is(await runningAddress(zk, DESTINATION), nodes[0]!.address, "with its preferred node away, another runs it");
+    nodes.push(await startCanalNode({ nodeId: "home", port: homePort, args: [...nodeArgs(zkServer.connectString, db, DESTINATION), ...prefer] }));
+    assert.is(await newOwner(zk, DESTINATION, nodes[0]!.address, 10_000), `127.0.0.1:${homePort}`);
+    await nodes[0]!.waitForLog((l) => l.msg === "releasing for balance" && l.fields["preferredNode"] === `127.0.0.1:${homePort}`, 1000);
+    assertOneRunner(nodes, [DESTINATION]);
   } finally {
     await zk.close();
     await Promise.all(nodes.map((n) => n.stop()));

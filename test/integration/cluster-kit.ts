@@ -114,6 +114,12 @@ export function assertDelivered(report: SequenceReport, allowAckedRepeatsOnCrash
   assert.is(report.duplicates.byCause["repeated within one batch"], 0, report.summary);
 }
 
+/** What a failed wait needs to be understood: the consumer's hiccups and each node's last log lines. */
+export function diagnose(consumer: FollowingConsumer, nodes: readonly CanalNode[]): string {
+  const tail = nodes.map((n) => `${n.address}:\n${n.logs.slice(-12).map((l) => `  ${l.text}`).join("\n")}`).join("\n");
+  return `received up to ${consumer.checker.maxReceived()}; consumer hiccups: ${consumer.hiccups.slice(-8).join(" | ")}\n${tail}`;
+}
+
 export async function followingConsumer(
   zkConnect: string,
   destination: string,

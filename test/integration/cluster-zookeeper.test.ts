@@ -11,7 +11,7 @@ import { ZkSessionClient } from "../../src/actors/zk/session-client.js";
 import type { CanalNode } from "../../src/testkit/canal-node.js";
 import { startMariaDB, startZooKeeperEnsemble } from "../../src/testkit/index.js";
 import { startSequenceLoad } from "../../src/testkit/sequence-load.js";
-import { assertDelivered, assertOneRunner, followingConsumer, runningAddress, SESSION_TIMEOUT_MS, startNode } from "./cluster-kit.js";
+import { assertDelivered, assertOneRunner, diagnose, followingConsumer, runningAddress, SESSION_TIMEOUT_MS, startNode } from "./cluster-kit.js";
 
 const DESTINATIONS = ["d1", "d2", "d3"];
 
@@ -52,7 +52,7 @@ test("three nodes, three destinations on an ensemble: spread, one runner each th
     const leader = ensemble.members[(await Promise.all(ensemble.members.map((m) => m.mode()))).indexOf("leader")]!;
     await leader.kill();
     await until(async () => (await owners(zk)).length === 3, 30_000, "every destination runs after the leader's loss");
-    assert.ok(await following.consumer.caughtUp(load.lastCommitted(), 20_000), "service continues after the leader's loss");
+    assert.ok(await following.consumer.caughtUp(load.lastCommitted(), 20_000), `service continues after the leader's loss: ${diagnose(following.consumer, nodes)}`);
     await leader.start();
 
     // All of ZooKeeper down for twice the session timeout: every running instance fences.

@@ -4,7 +4,8 @@
  *
  *   - at contention, a node waits a little longer for each destination it already runs
  *     (ClusterNode's contend delay), so the least loaded node tends to win a freed destination;
- *   - here, a node that runs at least two more destinations than another node able to serve
+ *   - here, a node running a destination whose preferred node (config `preferredNode`) is up
+ *     hands it over; and a node that runs at least two more destinations than another node able to serve
  *     one of them (registered under `/destinations/<d>/cluster`) releases that one. The release
  *     is a handover, so the lighter node takes it at once, while this node waits out the
  *     anti-flap delay. One release at a time: the next look comes only after the last one
@@ -25,18 +26,24 @@ export interface ClusterView {
 }
 
 /**
- * The destination `me` should release to even out the load, or undefined. Releases only when
- * some other candidate of that destination runs at least two fewer (moving one then narrows the
- * gap without reversing it), and picks the destination whose lightest candidate is lightest.
+ * The destination `me` should release, or undefined. First one whose preferred node (destination
+ * → address, from the configuration) is another registered candidate: it goes home. Else, to
+ * even out the load: only when some other candidate runs at least two fewer (moving one then
+ * narrows the gap without reversing it), the destination whose lightest candidate is lightest,
+ * never one that prefers `me`.
  */
-export function destinationToRelease(me: string, view: ClusterView): string | undefined {
+export function destinationToRelease(me: string, view: ClusterView, preferred: ReadonlyMap<string, string> = new Map()): string | undefined {
+  for (const [destination, owner] of view.running) {
+    const home = preferred.get(destination);
+    if (owner === me && home !== undefined && home !== me && view.candidates.get(destination)?.includes(home)) return destination;
+  }
   const load = new Map<string, number>();
   for (const address of view.running.values()) load.set(address, (load.get(address) ?? 0) + 1);
   for (const list of view.candidates.values()) for (const address of list) if (!load.has(address)) load.set(address, 0);
   const mine = load.get(me) ?? 0;
   let best: { destination: string; load: number } | undefined;
   for (const [destination, owner] of view.running) {
-    if (owner !== me) continue;
+    if (owner !== me || preferred.get(destination) === me) continue;
     for (const other of view.candidates.get(destination) ?? []) {
       const otherLoad = load.get(other) ?? 0;
       if (other !== me && otherLoad + 2 <= mine && (best === undefined || otherLoad < best.load)) best = { destination, load: otherLoad };

@@ -91,7 +91,9 @@ export class ClusterInstance {
         awaitHalted: fromPromise<void>(() => this.halting ?? Promise.resolve()),
       },
       delays: {
-        contendDelay: ({ context }) => (context.handover ? 0 : timing.antiFlapDelayMs) + options.balanceDelayMs(),
+        // The preferred node (config preferredNode) contends at once: the destination belongs here.
+        contendDelay: ({ context }) =>
+          config.preferredNode === address ? 0 : (context.handover ? 0 : timing.antiFlapDelayMs) + options.balanceDelayMs(),
         FENCE_AFTER: timing.fenceAfterMs,
       },
     });

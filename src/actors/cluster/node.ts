@@ -47,6 +47,7 @@ export class ClusterNode {
     readonly instances: ReadonlyMap<string, ClusterInstance>,
     readonly address: string,
     private readonly log: ServerLog,
+    private readonly config: NodeConfig,
   ) {
     this.balancer = setInterval(() => void this.balance(), BALANCE_INTERVAL_MS);
     this.balancer.unref();
@@ -106,7 +107,7 @@ export class ClusterNode {
         ackDrainMs: ACK_DRAIN_MS,
       });
       log({ level: "info", msg: "node ready", fields: { address, destinations: [...instances.keys()] } });
-      return new ClusterNode(server, zk, instances, address, log);
+      return new ClusterNode(server, zk, instances, address, log, config);
     } catch (err) {
       await Promise.all([...instances.values()].map((i) => i.stop()));
       await zk.close();
@@ -136,10 +137,11 @@ export class ClusterNode {
     if (client === undefined) return;
     this.balancing = true;
     try {
-      const destination = destinationToRelease(this.address, await readClusterView(client));
+      const preferred = new Map(this.config.destinations.flatMap((d) => (d.preferredNode === undefined ? [] : [[d.name, d.preferredNode] as const])));
+      const destination = destinationToRelease(this.address, await readClusterView(client), preferred);
       if (destination !== undefined && this.instances.get(destination)?.state === "running") {
-        this.log({ level: "info", msg: "releasing for balance", fields: { destination } });
-        this.instances.get(destination)!.release("balance: another node runs fewer destinations");
+        this.log({ level: "info", msg: "releasing for balance", fields: { destination, preferredNode: preferred.get(destination) } });
+        this.instances.get(destination)!.release(preferred.has(destination) ? "balance: its preferred node is up" : "balance: another node runs fewer destinations");
       }
     } catch (err) {
       this.log({ level: "warn", msg: "balance look failed", fields: { error: String(err) } });
