@@ -138,6 +138,7 @@ export const instanceMachine = setup({
     /** Canal's handleDataDeleted: the previous owner that did not release retakes at once. */
     retakeAtOnce: ({ context }) => context.ownedBefore || context.firstLook,
     heldByAnother: ({ event }) => event.type === "RUNNING.HELD" && !event.ours,
+    heldByUs: ({ event }) => event.type === "RUNNING.HELD" && event.ours,
     releaseAsked: ({ event }) => event.type === "RUNNING.HELD" && event.ours && !event.active,
     claimed: ({ event }) => (event as unknown as { output: ClaimResult }).output.created,
     fencedByStore: ({ event }) => event.type === "SERVE.FAILED" && event.fenced,
@@ -196,7 +197,12 @@ export const instanceMachine = setup({
       invoke: { src: "watchRunning", input: ({ context }) => ({ sessionId: context.sessionId! }) },
       on: {
         "SESSION.GONE": { target: "offline", actions: "trackSession" },
-        "RUNNING.HELD": { target: ".watching", actions: "noteHeld" },
+        "RUNNING.HELD": [
+          // Our live session still holds the node (we fenced on a suspension that ended without
+          // expiry): nobody else can take it, so take it back rather than wait forever.
+          { guard: "heldByUs", target: "#instance.contending", actions: "noteHeld" },
+          { target: ".watching", actions: "noteHeld" },
+        ],
       },
       initial: "watching",
       states: {

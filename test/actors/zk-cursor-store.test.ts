@@ -8,15 +8,15 @@
  * reply is made by a session wrapper that lets the real multi run and then reports
  * CONNECTION_LOSS, as the adapter does when the socket dies before the answer.
  */
-import { createServer, connect, type Server, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { TcpRelay } from "../../src/testkit/tcp-relay.js";
 import { ZkSessionClient, ZooKeeperError, type ZkSessionEvent } from "../../src/actors/zk/session-client.js";
 import { CursorFencedError, ZkCursorError, ZkCursorStore, type CursorSession } from "../../src/actors/zk/cursor-store.js";
 import { isRetriable } from "../../src/errors.js";
 import { parseCursorJson, type LogPosition } from "../../src/protocol/cursor-json.js";
-import { freePort, startZooKeeper, type ZooKeeperServer } from "../../src/testkit/index.js";
+import { startZooKeeper, type ZooKeeperServer } from "../../src/testkit/index.js";
 
 const D = "example";
 const DEST = `/otter/canal/destinations/${D}`;
@@ -73,50 +73,6 @@ async function fencedBy(promise: Promise<unknown>): Promise<CursorFencedError> {
   return err as CursorFencedError;
 }
 
-/** A TCP relay to the real server that can refuse connections (a server unreachable for a while). */
-class Relay {
-  private refusing = false;
-  private readonly sockets = new Set<Socket>();
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-  ) {}
-
-  static async start(target: number): Promise<Relay> {
-    const port = await freePort();
-    const server = createServer();
-    const relay = new Relay(server, port);
-    server.on("connection", (down) => {
-      if (relay.refusing) return void down.destroy();
-      const up = connect(target, "127.0.0.1");
-      down.pipe(up).pipe(down);
-      for (const s of [down, up]) {
-        relay.sockets.add(s);
-        s.on("error", () => undefined).on("close", () => (down.destroy(), up.destroy(), relay.sockets.delete(s)));
-      }
-    });
-    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-    return relay;
-  }
-
-  get connectString(): string {
-    return `127.0.0.1:${this.port}`;
-  }
-
-  cut(): void {
-    this.refusing = true;
-    for (const s of this.sockets) s.destroy();
-  }
-
-  heal(): void {
-    this.refusing = false;
-  }
-
-  async stop(): Promise<void> {
-    this.cut();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 // ---- layout and bytes -----------------------------------------------------------------------
 
@@ -335,7 +291,7 @@ test("an old owner writing while the new one takes over: each write is either se
 
 test("a session that expired cannot write: the store is fenced, the node unchanged", async () => {
   await withZooKeeper(async (server) => {
-    const relay = await Relay.start(server.port);
+    const relay = await TcpRelay.start(server.port);
     try {
       const events: ZkSessionEvent[] = [];
       const zk = await session(relay.connectString, (e) => events.push(e), 1000);
@@ -344,7 +300,7 @@ test("a session that expired cannot write: the store is fenced, the node unchang
       await store.set({ clientId: 1001, cursor: cursorAt(10) });
 
       // Unreachable for longer than the session: the server expires it; back again, the client learns so.
-      relay.cut();
+      relay.refuse();
       await sleep(2500);
       relay.heal();
       const deadline = Date.now() + 10_000;

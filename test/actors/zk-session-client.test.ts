@@ -10,10 +10,10 @@
  * own clock, exactly as in production.
  */
 import { execFileSync } from "node:child_process";
-import { createServer, connect, type Server, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { TcpRelay } from "../../src/testkit/tcp-relay.js";
 import { ZkSessionClient, ZooKeeperError, parseConnectString, type ZkSessionEvent, type ZkWatchEvent } from "../../src/actors/zk/session-client.js";
 import { CanalConfigError, isRetriable } from "../../src/errors.js";
 import { findServerBinaries, freePort, startZooKeeper, startZooKeeperEnsemble, type ZooKeeperServer } from "../../src/testkit/index.js";
@@ -74,66 +74,6 @@ function zkCliGet(connectString: string, path: string): string {
   return out.replace(/\n$/, "").split("\n").pop()!;
 }
 
-/** A TCP relay to a real server that can refuse or swallow traffic (see the file header). */
-class Relay {
-  mode: "pass" | "refuse" | "blackhole" = "pass";
-  private readonly pairs = new Set<[Socket, Socket]>();
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-  ) {}
-
-  static async start(target: number): Promise<Relay> {
-    const port = await freePort();
-    const server = createServer();
-    const relay = new Relay(server, port);
-    server.on("connection", (down) => relay.accept(down, target));
-    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-    return relay;
-  }
-
-  get connectString(): string {
-    return `127.0.0.1:${this.port}`;
-  }
-
-  private accept(down: Socket, target: number): void {
-    if (this.mode === "refuse") return void down.destroy();
-    const up = connect(target, "127.0.0.1");
-    const pair: [Socket, Socket] = [down, up];
-    this.pairs.add(pair);
-    const forward = (to: Socket) => (chunk: Buffer) => {
-      if (this.mode === "pass") to.write(chunk);
-    };
-    down.on("data", forward(up));
-    up.on("data", forward(down));
-    const end = () => {
-      down.destroy();
-      up.destroy();
-      this.pairs.delete(pair);
-    };
-    for (const s of pair) s.on("close", end).on("error", end);
-  }
-
-  /** A server going down: existing connections are reset and new ones refused. */
-  refuse(): void {
-    this.mode = "refuse";
-    for (const [down, up] of this.pairs) down.destroy(), up.destroy();
-  }
-
-  /** A partition: sockets stay open, nothing gets through, in either direction. */
-  blackhole(): void {
-    this.mode = "blackhole";
-  }
-
-  heal(): void {
-    this.mode = "pass";
-  }
-
-  async stop(): Promise<void> {
-    this.refuse();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 // ---- data -------------------------------------------------------------------------------------
 
@@ -365,7 +305,7 @@ test("multi is all-or-nothing: a check on a moved version fails BAD_VERSION nami
 
 test("operations while disconnected wait for the reconnect, or reject TIMEOUT (not sent, never sent later) at their deadline; the session survives", async () => {
   await withZooKeeper(async (zk) => {
-    const relay = await Relay.start(zk.port);
+    const relay = await TcpRelay.start(zk.port);
     // Long sessions, so the outage below is far shorter than them. `quick` gives up on an
     // operation after 500 ms; `patient` keeps the default deadline (the session timeout).
     const quick = await session(relay.connectString, 20_000, { operationTimeoutMs: 500 });
@@ -410,7 +350,7 @@ test("operations while disconnected wait for the reconnect, or reject TIMEOUT (n
 
 test("a silent connection is dropped after 2/3 of the session; the session expires on the server; after the partition: expired, then a new session works", async () => {
   await withZooKeeper(async (zk) => {
-    const relay = await Relay.start(zk.port);
+    const relay = await TcpRelay.start(zk.port);
     const { client, events } = await session(relay.connectString, 3000);
     const direct = await ZkSessionClient.connect({ connectString: zk.connectString, sessionTimeoutMs: 2000 });
     try {

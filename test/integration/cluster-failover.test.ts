@@ -9,8 +9,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ZkSessionClient } from "../../src/actors/zk/session-client.js";
 import { CanalConnector } from "../../src/client/connector.js";
-import { clientCursorPath } from "../../src/protocol/zk-layout.js";
-import { freePort, startMariaDB, startZooKeeper } from "../../src/testkit/index.js";
+import { clientCursorPath, runningPath as runningPathOf } from "../../src/protocol/zk-layout.js";
+import { freePort, startMariaDB, startZooKeeper, TcpRelay } from "../../src/testkit/index.js";
 import { SequenceChecker } from "../../src/testkit/sequence-check.js";
 import { startSequenceLoad } from "../../src/testkit/sequence-load.js";
 import { runRelease } from "../../src/cli/release.js";
@@ -202,6 +202,37 @@ test("preferredNode: the destination goes to its preferred node once it is up, b
     await nodes[0]!.waitForLog((l) => l.msg === "releasing for balance" && l.fields["preferredNode"] === `127.0.0.1:${homePort}`, 1000);
     assertOneRunner(nodes, [DESTINATION]);
   } finally {
+    await zk.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+test("a partition shorter than the session: the owner fences, then takes its own node back when ZooKeeper returns; nobody else runs meanwhile", async () => {
+  await using zkServer = await startZooKeeper();
+  await using db = await startMariaDB();
+  const relay = await TcpRelay.start(zkServer.port);
+  const zk = await ZkSessionClient.connect({ connectString: zkServer.connectString, sessionTimeoutMs: 10_000 });
+  // 4 s sessions: the owner fences after 2 s without ZooKeeper; the partition ends at 3 s, before expiry.
+  const session = ["--zk-session-timeout", "4000"];
+  const owner = await startCanalNode({ nodeId: "a", args: [...nodeArgs(relay.connectString, db, DESTINATION), ...session] });
+  const nodes = [owner];
+  try {
+    assert.is(await runningAddress(zk, DESTINATION), owner.address);
+    const epoch = (await zk.read(runningPathOf(DESTINATION)))!.stat.czxid;
+    nodes.push(await startCanalNode({ nodeId: "b", args: [...nodeArgs(zkServer.connectString, db, DESTINATION), ...session] }));
+    const since = owner.logs.length;
+    const cut = Date.now();
+    relay.refuse();
+    await owner.waitForLog("instance fenced", 4000, { since });
+    assert.ok(Date.now() - cut < 3000, "fenced after fenceAfterMs (2 s), well before the session can expire (4 s)");
+    await new Promise((resolve) => setTimeout(resolve, cut + 3000 - Date.now()));
+    relay.heal();
+    await owner.waitForLog("instance running", 8000, { since });
+    assert.is((await zk.read(runningPathOf(DESTINATION)))!.stat.czxid, epoch, "the same running node: the session never expired");
+    assert.is(nodes[1]!.logs.filter((l) => l.msg === "instance running").length, 0, "the standby never ran");
+    assertOneRunner(nodes, [DESTINATION]);
+  } finally {
+    await relay.stop();
     await zk.close();
     await Promise.all(nodes.map((n) => n.stop()));
   }

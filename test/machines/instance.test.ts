@@ -97,6 +97,15 @@ test("the previous owner retakes at once after a glitch that cost its session (C
   assert.is(state(back), "contending");
 });
 
+test("after fencing on a suspension the session survived, the node still held by our session is taken back, not waited on", () => {
+  const fenced = run(...serving, { type: "SESSION.SUSPENDED" }, after("FENCE_AFTER", "active.suspended"), live("s1"));
+  assert.is(state(fenced), "fenced");
+  const standby = transition(instanceMachine, fenced[0], done("0.instance.fenced")) as Step;
+  assert.is(state(standby), "standby");
+  const next = transition(instanceMachine, standby[0], held("127.0.0.1:11111", { ours: true })) as Step;
+  assert.is(state(next), "contending", "claimRunning finds the node is ours and runs again");
+});
+
 test("suspended: keeps serving, returns to serving when the same session reconnects", () => {
   const suspended = run(...serving, { type: "SESSION.SUSPENDED" });
   assert.ok(suspended[0].matches({ active: "suspended" }));

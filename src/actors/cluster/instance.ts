@@ -94,7 +94,9 @@ export class ClusterInstance {
         // The preferred node (config preferredNode) contends at once: the destination belongs here.
         contendDelay: ({ context }) =>
           config.preferredNode === address ? 0 : (context.handover ? 0 : timing.antiFlapDelayMs) + options.balanceDelayMs(),
-        FENCE_AFTER: timing.fenceAfterMs,
+        // Counted from when ZooKeeper was last heard from, not from when the loss was noticed
+        // (a silent connection is only declared dead after 2/3 of the session timeout).
+        FENCE_AFTER: () => Math.max(0, timing.fenceAfterMs - (Date.now() - options.zk.lastHeardAt())),
       },
     });
     this.actor = createActor(machine, { input: { destination: config.name, address } });

@@ -105,8 +105,13 @@ export class ZkSessionActor {
    * wakes, even before it has processed the news of its expiry.
    */
   leaseFresh(ms: number): boolean {
+    return this.current !== undefined && Date.now() - this.lastHeardAt() < ms;
+  }
+
+  /** When a server of the current session was last heard from (epoch ms; 0 without a session). */
+  lastHeardAt(): number {
     const client = this.current;
-    return client !== undefined && Date.now() - Math.max(client.lastHeardAt, this.connectedAt) < ms;
+    return client === undefined ? 0 : Math.max(client.lastHeardAt, this.connectedAt);
   }
 
   /** Ends the session: its ephemeral nodes go at once. */
