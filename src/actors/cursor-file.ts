@@ -21,6 +21,7 @@ import { mkdir, open, readFile, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { CanalError } from "../errors.js";
 import { formatMetaDat, parseMetaDat, type MetaClient, type MetaDat } from "../protocol/cursor-json.js";
+import { CoalescedWrites } from "./coalesced-writes.js";
 import type { CursorStore } from "./cursor-store.js";
 
 // Their home is the store interface now; kept here for the callers that import them from meta.dat's module.
@@ -39,11 +40,9 @@ export class CursorFileError extends CanalError {
 export class CursorFile implements CursorStore {
   readonly path: string;
   private readonly clients = new Map<number, MetaClient>();
-  /** Bumped by every change; `written` is the version last on disk. */
-  private version = 0;
-  private written = 0;
-  /** The chain of writes; each link writes the latest state if it is not on disk yet. */
-  private tail: Promise<void> = Promise.resolve();
+  private readonly writes = new CoalescedWrites(() =>
+    writeFileAtomically(this.path, formatMetaDat({ destination: this.destination, clients: this.list() })),
+  );
 
   private constructor(
     readonly dataDir: string,
@@ -84,25 +83,11 @@ export class CursorFile implements CursorStore {
 
   /** Resolves when every change made so far is on disk (and retries a write that failed). */
   flush(): Promise<void> {
-    return this.enqueueWrite();
+    return this.writes.flush();
   }
 
   private changed(): Promise<void> {
-    this.version++;
-    return this.enqueueWrite();
-  }
-
-  private enqueueWrite(): Promise<void> {
-    const link = this.tail.then(() => this.writeLatest());
-    this.tail = link.catch(() => undefined); // a failed write is reported to its callers; the next link tries again
-    return link;
-  }
-
-  private async writeLatest(): Promise<void> {
-    if (this.written === this.version) return; // an earlier link already wrote this change
-    const version = this.version;
-    await writeFileAtomically(this.path, formatMetaDat({ destination: this.destination, clients: this.list() }));
-    this.written = version;
+    return this.writes.changed();
   }
 
   private async readText(): Promise<string | undefined> {

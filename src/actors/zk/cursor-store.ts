@@ -58,6 +58,7 @@ import { formatCursorJson, parseCursorJson, type LogPosition, type MetaClient } 
 import { clientCursorPath, clientFilterPath, clientIdsOf, clientPath, destinationPath } from "../../protocol/zk-layout.js";
 import type { CursorStore, SourceAddress } from "../cursor-store.js";
 import { ZooKeeperError, type ZkMultiOp, type ZkSessionClient } from "./session-client.js";
+import { CoalescedWrites } from "../coalesced-writes.js";
 
 /**
  * Another node owns the destination now (or this node's session is gone), so this node must not
@@ -137,11 +138,8 @@ export class ZkCursorStore implements CursorStore {
   private readonly known = new Map<number, Known>();
   /** Clients changed since their last write. */
   private dirty = new Set<number>();
-  /** Bumped by every change; `written` is the change last durable. */
-  private changes = 0;
-  private written = 0;
-  /** The chain of writes: one multi in flight, each link writing whatever is dirty then. */
-  private tail: Promise<void> = Promise.resolve();
+  /** One multi in flight, each writing whatever is dirty then. */
+  private readonly writes = new CoalescedWrites(() => this.writeDirty());
   private fence: CursorFencedError | undefined;
   private resolveFenced!: (err: CursorFencedError) => void;
   /** Resolves (never rejects) with the error once the store is fenced. */
@@ -213,7 +211,7 @@ export class ZkCursorStore implements CursorStore {
   }
 
   flush(): Promise<void> {
-    return this.enqueueWrite();
+    return this.fence ? Promise.reject(this.fence) : this.writes.flush();
   }
 
   /** The error this store was fenced with, if it was. */
@@ -323,20 +321,11 @@ export class ZkCursorStore implements CursorStore {
 
   private changed(clientId: number): Promise<void> {
     this.dirty.add(clientId);
-    this.changes++;
-    return this.enqueueWrite();
+    return this.writes.changed();
   }
 
-  private enqueueWrite(): Promise<void> {
-    const link = this.tail.then(() => this.writeLatest());
-    this.tail = link.catch(() => undefined); // a failed write is reported to its callers; the next link tries again
-    return link;
-  }
-
-  private async writeLatest(): Promise<void> {
+  private async writeDirty(): Promise<void> {
     if (this.fence) throw this.fence;
-    if (this.written === this.changes) return; // an earlier link already wrote this change
-    const changes = this.changes;
     const batch = [...this.dirty].sort((a, b) => a - b);
     this.dirty = new Set();
     try {
@@ -346,7 +335,6 @@ export class ZkCursorStore implements CursorStore {
       for (const id of batch) this.dirty.add(id);
       throw err;
     }
-    this.written = changes;
   }
 
   /** Brings ZooKeeper to the in-memory state of these clients, in one multi, retrying what may be retried. */
