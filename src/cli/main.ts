@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { CanalConfigError, CanalError } from "../errors.js";
+import { CHART_USAGE, runChart } from "./chart.js";
 import { runDemo } from "./demo.js";
 import { RELEASE_USAGE, runRelease } from "./release.js";
 import { runServer, SERVER_USAGE } from "./server.js";
@@ -21,6 +22,8 @@ commands:
   demo [--keep]   start ZooKeeper, MariaDB (ROW binlog) and NATS on free loopback ports,
                   run a node on the binlog and tail it while sample rows are written,
                   then stop everything (--keep: keep it all up until Ctrl-C)
+  chart [--machine NAME] [--format stately|json|mermaid|dot|svg] [--out DIR]
+                  draw the state machines (see "canal-ts chart --help")
   help            this text`;
 
 const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 23)} ${line}`);
@@ -36,6 +39,10 @@ async function main(argv: string[]): Promise<void> {
     case "server":
       if (rest.includes("--help")) console.log(SERVER_USAGE);
       else await runServer(rest);
+      return;
+    case "chart":
+      if (rest.includes("--help")) console.log(CHART_USAGE);
+      else for (const file of runChart(rest, (text) => process.stdout.write(text))) log(`wrote ${file}`);
       return;
     case "release":
       if (rest.includes("--help")) console.log(RELEASE_USAGE);
@@ -66,7 +73,7 @@ async function main(argv: string[]): Promise<void> {
       console.log(USAGE);
       return;
     default:
-      throw new CanalConfigError(`unknown command "${command}"; expected one of: server, tail, release, demo, help`);
+      throw new CanalConfigError(`unknown command "${command}"; expected one of: server, tail, release, chart, demo, help`);
   }
 }
 

@@ -25,7 +25,7 @@ test("demo starts the servers, runs a node on the MariaDB binlog and tails the s
 test("an unknown command names itself and what was expected", () => {
   const r = run(["serve-everything"]);
   assert.is(r.status, 1);
-  assert.match(r.stderr, /unknown command "serve-everything"; expected one of: server, tail, release, demo, help/);
+  assert.match(r.stderr, /unknown command "serve-everything"; expected one of: server, tail, release, chart, demo, help/);
 });
 
 test.run();
