@@ -47,6 +47,8 @@ export interface CanalServerOptions {
   closeGraceMs?: number;
   /** On close(), how long acks already sent are still taken (GETs held) before sessions close. Default 200 ms. */
   ackDrainMs?: number;
+  /** XState inspection of each session's machine (src/actors/nats), by session id and remote. */
+  inspect?: SessionOptions["inspect"];
 }
 
 function stderrLog(record: LogRecord): void {
@@ -112,6 +114,7 @@ export class CanalServer {
         log,
         maxRequestBytes,
         closeGraceMs,
+        inspect: options.inspect,
       },
     });
     await canal.listen(port);
@@ -144,6 +147,11 @@ export class CanalServer {
       await Promise.all([listening, ...[...this.sessions].map((s) => s.closed)]);
     })();
     return this.closing;
+  }
+
+  /** The open sessions, for status. */
+  sessionList(): ReturnType<Session["info"]>[] {
+    return [...this.sessions].map((s) => s.info());
   }
 
   /**

@@ -21,7 +21,7 @@
  */
 import { CanalConfigError, type CanalError } from "../errors.js";
 import type { DestinationConfig } from "../config/types.js";
-import type { LogPosition } from "../protocol/cursor-json.js";
+import type { LogPosition, MetaClient } from "../protocol/cursor-json.js";
 import { BinlogSource, type SourceBatch, type SourceStatus } from "./binlog-source.js";
 import type { BinlogStart } from "./binlog-stream.js";
 import { toLogPosition, type CursorStore } from "./cursor-store.js";
@@ -180,6 +180,11 @@ export class Destination implements ServedDestination {
     this.stopped = true;
     this.store.close();
     return this.cursors.flush();
+  }
+
+  /** The subscribed clients and their acked cursors, as the cursor store holds them (for status). */
+  clients(): MetaClient[] {
+    return this.cursors.list();
   }
 
   get stats() {

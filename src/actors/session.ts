@@ -34,6 +34,7 @@ import { FrameDecoder } from "../protocol/frame.js";
 import { encodeAckFrame } from "../protocol/messages/ack.js";
 import { encodeHandshakeFrame } from "../protocol/messages/handshake.js";
 import { checkAuth, type ServerCredentials } from "../protocol/scramble.js";
+import { stateString, type InspectObserver } from "./nats/inspector.js";
 import { frameToEvent } from "./session-events.js";
 import { SessionRequests, type DestinationHost } from "./session-requests.js";
 import type { ServerCounters } from "./session-stats.js";
@@ -58,6 +59,8 @@ export interface SessionOptions {
   closeGraceMs: number;
   /** Aborted when the server starts a graceful stop: GETs are held, acks still taken. */
   stopping: AbortSignal;
+  /** XState inspection of this session's machine (the node's NATS inspection), by session id and remote. */
+  inspect?(id: number, remote: string): InspectObserver | undefined;
 }
 
 /** Frames (or bytes) queued on one connection before it stops reading from its socket. */
@@ -95,7 +98,7 @@ export class Session {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.decoder = new FrameDecoder({ maxFrameBytes: options.maxRequestBytes });
     this.requests = new SessionRequests(options.destinations, (frame, signal) => this.sendFrame(frame, signal), options.stopping);
-    this.actor = createActor(this.provideMachine(), { id: `session-${options.id}` });
+    this.actor = createActor(this.provideMachine(), { id: `session-${options.id}`, inspect: options.inspect?.(options.id, this.remote) });
     let resolveClosed!: () => void;
     this.closed = new Promise((resolve) => (resolveClosed = resolve));
     this.actor.subscribe({
@@ -123,6 +126,12 @@ export class Session {
   /** Whether this connection subscribed to `destination` (its batches belong to that destination's store). */
   subscribedTo(destination: string): boolean {
     return this.actor.getSnapshot().context.subscriptions.some((key) => key.startsWith(`${destination}/`));
+  }
+
+  /** For status: the session's state and the identities it subscribed (`destination/clientId`). */
+  info(): { id: number; remote: string; state: string; subscriptions: string[] } {
+    const snapshot = this.actor.getSnapshot();
+    return { id: this.id, remote: this.remote, state: stateString(snapshot.value), subscriptions: [...snapshot.context.subscriptions] };
   }
 
   /** Server stop: cancel what is pending and close (resolves `closed` once the socket is gone). */

@@ -9,6 +9,9 @@ import { CanalConfigError, type CanalError } from "../errors.js";
 import { CanalServer, type ServerLog } from "./canal-server.js";
 import { CursorFile } from "./cursor-file.js";
 import { Destination } from "./destination.js";
+import { startSink } from "./sink/index.js";
+import { sessionDescription, sourceStatusRecorder, standaloneAdmin } from "./nats/admin.js";
+import { NatsLink } from "./nats/link.js";
 import type { DestinationHost } from "./session-requests.js";
 
 export interface StandaloneNodeOptions {
@@ -19,10 +22,17 @@ export interface StandaloneNodeOptions {
 }
 
 export class StandaloneNode {
+  /** Every configured destination, including those stopped through the control plane. */
+  readonly configured: string[];
+
   private constructor(
     readonly server: CanalServer,
-    readonly destinations: ReadonlyMap<string, Destination>,
-  ) {}
+    readonly destinations: Map<string, Destination>,
+    /** Inspection and the control plane, when config.nats is set (src/actors/nats). */
+    readonly nats: NatsLink | undefined,
+  ) {
+    this.configured = [...destinations.keys()];
+  }
 
   static async start({ config, log, onDestinationError }: StandaloneNodeOptions): Promise<StandaloneNode> {
     if (config.zookeeper) {
@@ -31,8 +41,10 @@ export class StandaloneNode {
       );
     }
     const destinations = new Map<string, Destination>();
+    const nats = config.nats === undefined ? undefined : NatsLink.start({ servers: config.nats.servers, node: config.nodeId, log });
     try {
       for (const dc of config.destinations) {
+        const recordSource = nats === undefined ? undefined : sourceStatusRecorder(nats.inspector, dc.name);
         const destination = await Destination.start({
           config: dc,
           cursors: await CursorFile.open(config.dataDir, dc.name),
@@ -40,18 +52,34 @@ export class StandaloneNode {
             log({ level: "error", msg: "destination stopped", fields: { destination: dc.name, error: err.message } });
             onDestinationError?.(dc.name, err);
           },
-          onStatus: (status) => log({ level: "info", msg: `source ${status.type}`, fields: { destination: dc.name, ...status } }),
+          onStatus: (status) => {
+            log({ level: "info", msg: `source ${status.type}`, fields: { destination: dc.name, ...status } });
+            recordSource?.(status);
+          },
         });
         destinations.set(dc.name, destination);
+        // Its sink, if configured, publishes while the destination runs and stops when its store closes.
+        startSink(dc, destination, log, { nodeId: config.nodeId });
         const { start, from } = destination.startPosition();
         log({ level: "info", msg: "destination started", fields: { destination: dc.name, from, start } });
       }
       const host: DestinationHost = { destination: (name) => destinations.get(name) };
-      const server = await CanalServer.start({ host: config.bind, port: config.port, user: config.user, passwordHash: config.passwordHash, destinations: host, log });
+      const server = await CanalServer.start({
+        host: config.bind,
+        port: config.port,
+        user: config.user,
+        passwordHash: config.passwordHash,
+        destinations: host,
+        log,
+        inspect: nats === undefined ? undefined : (id, remote) => nats.inspector.observe(sessionDescription(id, remote)),
+      });
       log({ level: "info", msg: "node ready", fields: { destinations: [...destinations.keys()] } });
-      return new StandaloneNode(server, destinations);
+      const node = new StandaloneNode(server, destinations, nats);
+      nats?.serve(standaloneAdmin(node, `${config.bind}:${server.port}`));
+      return node;
     } catch (err) {
       await Promise.all([...destinations.values()].map((d) => d.stop()));
+      await nats?.close();
       throw err;
     }
   }
@@ -60,9 +88,24 @@ export class StandaloneNode {
     return this.server.port;
   }
 
+  /**
+   * Admin "stop" of one destination: its clients are disconnected (later requests are refused
+   * as for an unknown destination), its source stops and its cursors are written. It starts
+   * again with the node. False when it was already stopped.
+   */
+  async stopDestination(name: string): Promise<boolean> {
+    const destination = this.destinations.get(name);
+    if (destination === undefined) return false;
+    this.destinations.delete(name);
+    this.server.closeSessionsOf(name);
+    await destination.stop();
+    return true;
+  }
+
   /** Graceful stop: close the port and the sessions, then stop the destinations and flush their cursors. */
   async stop(): Promise<void> {
     await this.server.close();
     await Promise.all([...this.destinations.values()].map((d) => d.stop()));
+    await this.nats?.close();
   }
 }

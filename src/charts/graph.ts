@@ -67,6 +67,16 @@ function walk(node: StateNodeLike, edges: ChartEdge[]): ChartState {
   return { id, key: node.key, type: node.type, initial, children, invokes, tags: [...node.tags] };
 }
 
+/** The chart's key of one transition (as XState's TransitionDefinition has it): `from>to:label`. */
+export function transitionKey(transition: { source: StateNodeLike; target?: readonly StateNodeLike[] | undefined; eventType: string; guard?: unknown }, target: StateNodeLike): string {
+  return edgeKey({ from: transition.source.path.join("."), to: target.path.join("."), label: label(transition.eventType, transition.guard, transition.source) });
+}
+
+/** The same key for a chart edge. */
+export function edgeKey(edge: ChartEdge): string {
+  return `${edge.from}>${edge.to}:${edge.label}`;
+}
+
 function label(eventType: string, guard: unknown, node: StateNodeLike): string {
   const guardName = guardText(guard);
   return guardName === undefined ? eventText(eventType, node) : `${eventText(eventType, node)} [${guardName}]`;

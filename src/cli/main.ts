@@ -7,6 +7,8 @@ import { parseArgs } from "node:util";
 import { CanalConfigError, CanalError } from "../errors.js";
 import { CHART_USAGE, runChart } from "./chart.js";
 import { runDemo } from "./demo.js";
+import { INSPECT_USAGE, parseInspectArgs, runInspect } from "./inspect.js";
+import { parseStatusArgs, runStatus, STATUS_USAGE } from "./status.js";
 import { RELEASE_USAGE, runRelease } from "./release.js";
 import { runServer, SERVER_USAGE } from "./server.js";
 import { parseTailArgs, runTail, TAIL_USAGE } from "./tail.js";
@@ -19,6 +21,10 @@ commands:
                   print changes as they arrive (see "canal-ts tail --help")
   release <destination> --zk HOSTS
                   move a destination to another node of the cluster (see "canal-ts release --help")
+  inspect [--nats URL] [--node N] [--destination D]
+                  the live stream of every node's state transitions (see "canal-ts inspect --help")
+  status [--nats URL] [--zk HOSTS]
+                  per destination: the node running it, the standbys, the cursor, the lag
   demo [--keep]   start ZooKeeper, MariaDB (ROW binlog) and NATS on free loopback ports,
                   run a node on the binlog and tail it while sample rows are written,
                   then stop everything (--keep: keep it all up until Ctrl-C)
@@ -48,6 +54,18 @@ async function main(argv: string[]): Promise<void> {
       if (rest.includes("--help")) console.log(RELEASE_USAGE);
       else await runRelease(rest, (line) => log(line));
       return;
+    case "status":
+      if (rest.includes("--help")) console.log(STATUS_USAGE);
+      else await runStatus(parseStatusArgs(rest), process.stdout);
+      return;
+    case "inspect": {
+      if (rest.includes("--help")) return void console.log(INSPECT_USAGE);
+      const stop = new AbortController();
+      process.once("SIGINT", () => stop.abort());
+      process.once("SIGTERM", () => stop.abort());
+      await runInspect({ ...parseInspectArgs(rest), signal: stop.signal }, process.stdout);
+      return;
+    }
     case "tail": {
       if (rest.includes("--help")) {
         console.log(TAIL_USAGE);
@@ -73,7 +91,7 @@ async function main(argv: string[]): Promise<void> {
       console.log(USAGE);
       return;
     default:
-      throw new CanalConfigError(`unknown command "${command}"; expected one of: server, tail, release, chart, demo, help`);
+      throw new CanalConfigError(`unknown command "${command}"; expected one of: server, tail, release, inspect, status, chart, demo, help`);
   }
 }
 

@@ -197,10 +197,12 @@ export const instanceMachine = setup({
       invoke: { src: "watchRunning", input: ({ context }) => ({ sessionId: context.sessionId! }) },
       on: {
         "SESSION.GONE": { target: "offline", actions: "trackSession" },
+        // Back from a suspension: look at the running node again (its watch may have missed a change).
+        "SESSION.LIVE": { target: "standby", reenter: true, actions: "trackSession" },
         "RUNNING.HELD": [
           // Our live session still holds the node (we fenced on a suspension that ended without
           // expiry): nobody else can take it, so take it back rather than wait forever.
-          { guard: "heldByUs", target: "#instance.contending", actions: "noteHeld" },
+          { guard: and(["heldByUs", "sessionLive"]), target: "#instance.contending", actions: "noteHeld" },
           { target: ".watching", actions: "noteHeld" },
         ],
       },

@@ -35,6 +35,7 @@ import {
 import type { SessionView } from "../../machines/zk-session.js";
 import { destinationClusterNodePath, destinationPath, formatServerRunning, parseServerRunning, runningPath } from "../../protocol/zk-layout.js";
 import { Destination } from "../destination.js";
+import { startSink, type JetStreamSink } from "../sink/index.js";
 import type { ServerLog } from "../session.js";
 import { ZkCursorStore } from "../zk/cursor-store.js";
 import { ZooKeeperError, type ZkSessionClient } from "../zk/session-client.js";
@@ -76,6 +77,8 @@ export class ClusterInstance {
   private serving: Destination | undefined;
   /** A halted destination still stopping in the background. */
   private halting: Promise<void> | undefined;
+  /** The destination's JetStream sink while it runs here (config `sink`). */
+  private sink: JetStreamSink | undefined;
   /** Version of our running node, for the handover write. */
   private runningVersion = 0;
 
@@ -267,12 +270,16 @@ export class ClusterInstance {
       const { start, from } = destination.startPosition();
       this.options.log({ level: "info", msg: "destination serving", fields: { destination: this.name, from, start } });
       sendBack({ type: "SERVE.READY" });
+      // Publishes only while this node may serve (the same lease check as sessions).
+      this.sink = startSink(this.options.config, destination, this.options.log, { stillServing: () => this.served() === destination });
     })();
     starting.catch((err) => fail(err instanceof CanalError && err.name === "CursorFencedError", err));
     return () => {
       // Leaving `active`: stop serving NOW (self-fencing), finish stopping in the background.
       halted = true;
       this.serving = undefined;
+      void this.sink?.halt();
+      this.sink = undefined;
       destination?.store.close();
       cursors?.revoke();
       this.options.onServingEnded?.(this.name);
@@ -287,6 +294,9 @@ export class ClusterInstance {
     const destination = this.serving;
     if (destination !== undefined) {
       destination.store.drain();
+      // The sink's batch in flight is published and acked before the cursors are written.
+      await this.sink?.stop();
+      this.sink = undefined;
       // A node that stops has already held its GETs and taken acks for this long (CanalServer.close).
       if (!stopping) await new Promise((resolve) => setTimeout(resolve, this.options.timing.ackDrainMs));
       this.serving = undefined;

@@ -16,9 +16,12 @@
 import type { NodeConfig } from "../../config/types.js";
 import { zooKeeperConnectString } from "../../config/addresses.js";
 import { resolveRegisterIp } from "../../config/register-ip.js";
+import { CanalError } from "../../errors.js";
 import type { SessionView } from "../../machines/zk-session.js";
-import { clusterNodePath, clusterPath, destinationsPath, serverAddress } from "../../protocol/zk-layout.js";
+import { clusterNodePath, clusterPath, destinationClusterNodePath, destinationsPath, serverAddress } from "../../protocol/zk-layout.js";
 import { CanalServer, type ServerLog } from "../canal-server.js";
+import { clusterAdmin, instanceDescription, sessionDescription, sourceStatusRecorder, zkSessionDescription } from "../nats/admin.js";
+import { NatsLink } from "../nats/link.js";
 import type { DestinationHost } from "../session-requests.js";
 import { ZooKeeperError } from "../zk/session-client.js";
 import { destinationToRelease, readClusterView } from "./balance.js";
@@ -48,6 +51,8 @@ export class ClusterNode {
     readonly address: string,
     private readonly log: ServerLog,
     private readonly config: NodeConfig,
+    /** Inspection and the control plane, when config.nats is set (src/actors/nats). */
+    readonly nats: NatsLink | undefined,
   ) {
     this.balancer = setInterval(() => void this.balance(), BALANCE_INTERVAL_MS);
     this.balancer.unref();
@@ -57,6 +62,7 @@ export class ClusterNode {
     const zkConfig = config.zookeeper;
     if (zkConfig === undefined) throw new Error("ClusterNode needs a zookeeper configuration");
     const address = serverAddress(resolveRegisterIp(config), config.port);
+    const nats = config.nats === undefined ? undefined : NatsLink.start({ servers: config.nats.servers, node: config.nodeId, log });
     const instances = new Map<string, ClusterInstance>();
     // Sessions of a destination that stopped running here are closed; the server opens last.
     let server: CanalServer | undefined;
@@ -70,6 +76,7 @@ export class ClusterNode {
         for (const instance of instances.values()) instance.session(view);
       },
       onLoss: (reason) => log({ level: "warn", msg: "zookeeper session lost", fields: { reason } }),
+      inspect: nats?.inspector.observe(zkSessionDescription),
     });
     for (const dc of config.destinations) {
       instances.set(
@@ -85,6 +92,8 @@ export class ClusterNode {
             const closed = server?.closeSessionsOf(name) ?? 0;
             if (closed > 0) log({ level: "info", msg: "closed the sessions of a destination that no longer runs here", fields: { destination: name, sessions: closed } });
           },
+          inspect: nats?.inspector.observe(instanceDescription(dc.name)),
+          onSourceStatus: nats === undefined ? undefined : sourceStatusRecorder(nats.inspector, dc.name),
         }),
       );
     }
@@ -105,12 +114,16 @@ export class ClusterNode {
         destinations: host,
         log,
         ackDrainMs: ACK_DRAIN_MS,
+        inspect: nats === undefined ? undefined : (id, remote) => nats.inspector.observe(sessionDescription(id, remote)),
       });
       log({ level: "info", msg: "node ready", fields: { address, destinations: [...instances.keys()] } });
-      return new ClusterNode(server, zk, instances, address, log, config);
+      const node = new ClusterNode(server, zk, instances, address, log, config, nats);
+      nats?.serve(clusterAdmin(node));
+      return node;
     } catch (err) {
       await Promise.all([...instances.values()].map((i) => i.stop()));
       await zk.close();
+      await nats?.close();
       throw err;
     }
   }
@@ -127,11 +140,25 @@ export class ClusterNode {
     return true;
   }
 
+  /**
+   * Admin "stop": hands the destination over if it runs here, ends its instance, and takes this
+   * node off the destination's cluster list, so it neither contends for it nor counts as a
+   * candidate for balance until the node restarts.
+   */
+  async stopDestination(destination: string): Promise<void> {
+    const instance = this.instances.get(destination);
+    if (instance === undefined) throw new CanalError(`destination ${destination} is not configured on this node; expected one of ${[...this.instances.keys()].join(", ")}`);
+    await instance.stop();
+    const view = this.zk.view;
+    const client = view.state === "gone" ? undefined : this.zk.client(view.sessionId);
+    await client?.delete(destinationClusterNodePath(destination, this.address)).catch(() => undefined);
+  }
+
   /** Releases one destination when this node runs clearly more than another that could take it (./balance.ts). */
   private async balance(): Promise<void> {
     const view = this.zk.view;
     // One move at a time, and only from a settled node: nothing of ours is on its way in or out.
-    const settled = [...this.instances.values()].every((i) => ["standby", "running"].includes(i.state));
+    const settled = [...this.instances.values()].every((i) => ["standby", "running", "stopped"].includes(i.state));
     if (this.balancing || view.state !== "live" || !settled) return;
     const client = this.zk.client(view.sessionId);
     if (client === undefined) return;
@@ -156,6 +183,8 @@ export class ClusterNode {
     await this.server.close();
     await Promise.all([...this.instances.values()].map((i) => i.stop()));
     await this.zk.close();
+    // Last, so the hand-over transitions above are published (its wait is bounded).
+    await this.nats?.close();
   }
 }
 

@@ -13,6 +13,7 @@
  */
 import { createActor, fromCallback, type Actor } from "xstate";
 import { sessionView, zkSessionMachine, type SessionView, type ZkSessionEvent } from "../../machines/zk-session.js";
+import type { InspectObserver } from "../nats/inspector.js";
 import { ZkSessionClient } from "../zk/session-client.js";
 
 export interface ZkSessionActorOptions {
@@ -23,6 +24,8 @@ export interface ZkSessionActorOptions {
   onView(view: SessionView): void;
   /** A session was lost or could not be made; for the log. */
   onLoss?(reason: string): void;
+  /** XState inspection of the session machine (the node's NATS inspection). */
+  inspect?: InspectObserver;
 }
 
 export class ZkSessionActor {
@@ -73,7 +76,7 @@ export class ZkSessionActor {
       },
       delays: { SESSION_TIMEOUT: sessionTimeoutMs, CONNECT_TIMEOUT: Math.max(sessionTimeoutMs, 2000) },
     });
-    this.actor = createActor(machine);
+    this.actor = createActor(machine, { inspect: options.inspect });
     this.actor.subscribe((snapshot) => {
       const view = sessionView(snapshot);
       if (sameView(view, this.lastView)) return;

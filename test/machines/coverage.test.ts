@@ -1,0 +1,114 @@
+/**
+ * Transition coverage of every machine: the model-based walks (test/machines/model.ts) take
+ * every transition the charts draw, at least once, and each machine's invariants hold on every
+ * step. Fails when a transition is added without a path through it.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { AnyStateMachine } from "xstate";
+import { instanceMachine } from "../../src/machines/instance.js";
+import { sessionMachine } from "../../src/machines/session.js";
+import { zkSessionMachine } from "../../src/machines/zk-session.js";
+import { walk, type ModelSpec } from "./model.js";
+
+const ADDRESS = "127.0.0.1:11111";
+
+const specs: ModelSpec[] = [
+  {
+    name: "instance",
+    machine: instanceMachine,
+    input: { destination: "example", address: ADDRESS },
+    samples: {
+      "SESSION.LIVE": [
+        { type: "SESSION.LIVE", sessionId: "s1" },
+        { type: "SESSION.LIVE", sessionId: "s2" },
+      ],
+      "RUNNING.ABSENT": [
+        { type: "RUNNING.ABSENT", handover: false },
+        { type: "RUNNING.ABSENT", handover: true },
+      ],
+      "RUNNING.HELD": [
+        { type: "RUNNING.HELD", address: "10.0.0.2:11111", active: true, ours: false },
+        { type: "RUNNING.HELD", address: ADDRESS, active: true, ours: true },
+        { type: "RUNNING.HELD", address: ADDRESS, active: false, ours: true },
+      ],
+      "SERVE.FAILED": [
+        { type: "SERVE.FAILED", fenced: true, reason: "cursor fenced" },
+        { type: "SERVE.FAILED", fenced: false, reason: "source failed" },
+      ],
+    },
+    outputs: { claimRunning: [{ created: true, epoch: "0x1" }, { created: false, address: "10.0.0.2:11111" }] },
+    contextKey: ({ session, sessionId, ownedBefore, handover, firstLook, stopping }) => [session, sessionId, ownedBefore, handover, firstLook, stopping],
+  },
+  {
+    name: "zk-session",
+    machine: zkSessionMachine,
+    samples: {
+      CONNECTED: [
+        { type: "CONNECTED", sessionId: "a1" },
+      ],
+      FAILED: [{ type: "FAILED", reason: "unreachable" }],
+    },
+    contextKey: ({ sessionId }) => [sessionId],
+  },
+  {
+    name: "session",
+    machine: sessionMachine.provide({ guards: { authOk: ({ event }) => event.type === "AUTH" && event.password === "right" } }) as AnyStateMachine,
+    samples: {
+      AUTH: [
+        { type: "AUTH", username: "canal", password: "right", destination: "", clientId: "", filter: "" },
+        { type: "AUTH", username: "canal", password: "wrong", destination: "", clientId: "", filter: "" },
+        { type: "AUTH", username: "canal", password: "right", destination: "example", clientId: "1001", filter: "" },
+        { type: "AUTH", username: "canal", password: "right", destination: "example", clientId: "x", filter: "" },
+      ],
+      SUB: [
+        { type: "SUB", destination: "example", clientId: "1001", filter: "" },
+        { type: "SUB", destination: "", clientId: "1001", filter: "" },
+        { type: "SUB", destination: "example", clientId: "99999", filter: "" },
+      ],
+      UNSUB: [{ type: "UNSUB", destination: "example", clientId: "1001" }],
+      GET: [{ type: "GET", destination: "example", clientId: "1001", fetchSize: 100, timeout: -1 }],
+      CLIENTACK: [
+        { type: "CLIENTACK", destination: "example", clientId: "1001", batchId: 5 },
+        { type: "CLIENTACK", destination: "example", clientId: "1001", batchId: 0 },
+        { type: "CLIENTACK", destination: "example", clientId: "1001", batchId: -1 },
+      ],
+      ROLLBACK: [{ type: "ROLLBACK", destination: "example", clientId: "1001", batchId: 0 }],
+      UNSUPPORTED: [{ type: "UNSUPPORTED", packetType: "HEARTBEAT" }],
+      BAD_REQUEST: [{ type: "BAD_REQUEST", packetType: "GET", reason: "cannot decode Get" }],
+      MALFORMED: [{ type: "MALFORMED", reason: "bad frame" }],
+      IDLE_TIMEOUT: [{ type: "IDLE_TIMEOUT", reason: "idle" }],
+      SOCKET_CLOSED: [{ type: "SOCKET_CLOSED" }],
+    },
+    contextKey: ({ subscriptions, pending, close }) => [subscriptions, pending, close === undefined],
+  },
+];
+
+for (const spec of specs) {
+  test(`${spec.name}: the model walks take every transition of the chart`, () => {
+    const { paths, covered, all } = walk(spec);
+    assert.ok(paths.length > 0);
+    const missing = all.filter((t) => !covered.has(t));
+    assert.equal(missing, [], `${spec.name}: transitions no path takes:\n${missing.join("\n")}`);
+  });
+}
+
+test("instance invariants on the shortest path to every state: serving only as the owner with an epoch and a session, contending only from a live session", () => {
+  const { paths } = walk(specs[0]!);
+  for (const path of paths) {
+    let previous: (typeof path.steps)[number]["state"] | undefined;
+    for (const { event, state } of path.steps) {
+      const where = `${path.steps.map((s) => s.event.type).join(" → ")} (at ${event.type})`;
+      if (state.hasTag("serving")) {
+        assert.ok(state.hasTag("owner"), `serving without owning the running node: ${where}`);
+        assert.is.not(state.context.session, "gone", `serving with no session: ${where}`);
+        assert.ok(state.context.epoch !== undefined, `serving without an epoch: ${where}`);
+      }
+      // Contending starts only from a live session (it may be suspended while it runs).
+      if (state.matches("contending") && !previous?.matches("contending")) assert.is(state.context.session, "live", `contending without a live session: ${where}`);
+      previous = state;
+    }
+  }
+});
+
+test.run();
