@@ -34,8 +34,10 @@ import {
 } from "../../machines/instance.js";
 import type { SessionView } from "../../machines/zk-session.js";
 import { destinationClusterNodePath, destinationPath, formatServerRunning, parseServerRunning, runningPath } from "../../protocol/zk-layout.js";
+import type { SourceStatus } from "../binlog-source.js";
 import { Destination } from "../destination.js";
 import { startSink, type JetStreamSink } from "../sink/index.js";
+import type { InspectObserver } from "../nats/inspector.js";
 import type { ServerLog } from "../session.js";
 import { ZkCursorStore } from "../zk/cursor-store.js";
 import { ZooKeeperError, type ZkSessionClient } from "../zk/session-client.js";
@@ -63,6 +65,10 @@ export interface ClusterInstanceOptions {
   onSnapshot?(snapshot: InstanceSnapshot): void;
   /** The destination stopped running here (released or fenced): its clients' sessions must close. */
   onServingEnded?(destination: string): void;
+  /** XState inspection of the instance machine (the node's NATS inspection). */
+  inspect?: InspectObserver;
+  /** The binlog source's status changes (it has no machine), for inspection. */
+  onSourceStatus?(status: SourceStatus): void;
 }
 
 /** Longest a client request waits for a destination this node is starting. */
@@ -102,7 +108,7 @@ export class ClusterInstance {
         FENCE_AFTER: () => Math.max(0, timing.fenceAfterMs - (Date.now() - options.zk.lastHeardAt())),
       },
     });
-    this.actor = createActor(machine, { input: { destination: config.name, address } });
+    this.actor = createActor(machine, { input: { destination: config.name, address }, inspect: options.inspect });
     let previous: InstanceState | undefined;
     this.actor.subscribe((snapshot) => {
       const state = instanceState(snapshot);
@@ -121,6 +127,8 @@ export class ClusterInstance {
 
   /** The node's session changed. */
   session(view: SessionView): void {
+    // A destination stopped by the control plane stays out: no events, no registration.
+    if (this.actor.getSnapshot().status !== "active") return;
     if (view.state === "live") {
       this.actor.send({ type: "SESSION.LIVE", sessionId: view.sessionId });
       void this.register(view.sessionId);
@@ -263,7 +271,10 @@ export class ClusterInstance {
         config: this.options.config,
         cursors,
         onError: (err) => fail(false, err),
-        onStatus: (status) => this.options.log({ level: "info", msg: `source ${status.type}`, fields: { destination: this.name, ...status } }),
+        onStatus: (status) => {
+          this.options.log({ level: "info", msg: `source ${status.type}`, fields: { destination: this.name, ...status } });
+          this.options.onSourceStatus?.(status);
+        },
       });
       if (halted) return;
       this.serving = destination;
