@@ -77,6 +77,18 @@ export interface BinlogStreamStats {
   reconnects: number;
   /** Events re-read after a reconnect and not handed on again (they already were). */
   replayedEvents: number;
+  /**
+   * For lag and stall detection (metrics): epoch ms when anything (an event or a heartbeat)
+   * last arrived, when the last heartbeat arrived (the server had nothing newer to send, so we
+   * were caught up), when the last real event arrived, and that event's own time (the header's
+   * seconds, ×1000). 0 before the first.
+   */
+  lastReceivedAt: number;
+  lastHeartbeatAt: number;
+  lastEventAt: number;
+  lastEventTime: number;
+  /** The heartbeat period asked of the server; silence for longer means the stream stalls. */
+  heartbeatPeriodMs: number;
 }
 
 /** The parts of a mysql2 3.24 connection the dump runs on (see the module comment). */
@@ -169,8 +181,22 @@ class ReplicationCommand implements Mysql2Command {
   }
 }
 
+/** Events that belong to a transaction, whose header time is when the change was made. */
+const CHANGE_KINDS: ReadonlySet<BinlogEvent["kind"]> = new Set(["query", "xid", "tableMap", "rows", "mariadbGtid", "mysqlGtid", "annotateRows", "rowsQuery"]);
+
 export class BinlogStream {
-  readonly stats: BinlogStreamStats = { events: 0, bytes: 0, unknownEvents: 0, reconnects: 0, replayedEvents: 0 };
+  readonly stats: BinlogStreamStats = {
+    events: 0,
+    bytes: 0,
+    unknownEvents: 0,
+    reconnects: 0,
+    replayedEvents: 0,
+    lastReceivedAt: 0,
+    lastHeartbeatAt: 0,
+    lastEventAt: 0,
+    lastEventTime: 0,
+    heartbeatPeriodMs: 0,
+  };
   private connection: Mysql2Internals | undefined;
   /** The connection whose dump is running; errors of a connection still logging in are the login's. */
   private dumping: Mysql2Internals | undefined;
@@ -184,6 +210,7 @@ export class BinlogStream {
   private settle!: (err?: CanalError) => void;
 
   constructor(private readonly options: BinlogStreamOptions) {
+    this.stats.heartbeatPeriodMs = options.heartbeatPeriodMs ?? 5000;
     this.finished = new Promise<void>((resolve, reject) => {
       this.settle = (err) => (err === undefined ? resolve() : reject(err));
     });
@@ -341,6 +368,15 @@ export class BinlogStream {
     this.stats.bytes += end - start;
     this.stats.unknownEvents = decoder.unknownEvents;
     if (event === undefined) return;
+    const now = Date.now();
+    this.stats.lastReceivedAt = now;
+    if (event.kind === "heartbeat") this.stats.lastHeartbeatAt = now;
+    else if (CHANGE_KINDS.has(event.kind) && event.header.timestamp > 0) {
+      // Only events of transactions tell lag: the format description, rotate and GTID list
+      // sent at dump start carry the time the binlog file was created.
+      this.stats.lastEventAt = now;
+      this.stats.lastEventTime = event.header.timestamp * 1000;
+    }
     if (this.alreadyHandedOn(event)) {
       this.stats.replayedEvents++;
       return;

@@ -188,7 +188,14 @@ export class Destination implements ServedDestination {
   }
 
   get stats() {
-    return { source: this.source?.stats, store: this.store.stats(), schemaMode: this.source?.schemaMode };
+    return {
+      source: this.source?.stats,
+      store: this.store.stats(),
+      schemaMode: this.source?.schemaMode,
+      // For metrics: the source is paused because the store is full (clients are slow to ack).
+      blocked: this.pending.length > 0,
+      cursors: this.cursors.list(),
+    };
   }
 
   private logPosition(position: BinlogPosition): LogPosition {

@@ -52,6 +52,7 @@ export interface RawNode {
   registerIp?: Raw;
   port?: Raw;
   metricsPort?: Raw;
+  logLevel?: Raw;
   user?: Raw;
   passwordHash?: Raw;
   dataDir?: Raw;
@@ -74,6 +75,7 @@ export const DEFAULTS = {
   bind: "0.0.0.0",
   port: 11111,
   metricsPort: 11112,
+  logLevel: "info",
   dataDir: "data",
   sourcePort: 3306,
   connectionCharset: "UTF-8",
@@ -124,6 +126,7 @@ export function buildNodeConfig(raw: RawNode, ctx: BuildContext): NodeConfig {
     registerIp: opt(raw.registerIp, v.host, undefined),
     port,
     metricsPort,
+    logLevel: opt(raw.logLevel, v.logLevel, DEFAULTS.logLevel),
     user,
     passwordHash,
     dataDir: resolve(ctx.baseDir, opt(raw.dataDir, v.text, DEFAULTS.dataDir)),

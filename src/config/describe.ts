@@ -16,6 +16,7 @@ export function describeConfig(config: NodeConfig): string {
     ...(config.registerIp === undefined ? {} : { registerIp: config.registerIp }),
     port: config.port,
     metricsPort: config.metricsPort,
+    logLevel: config.logLevel,
     user: config.user,
     passwordHash: config.passwordHash === "" ? "" : HIDDEN,
     dataDir: config.dataDir,

@@ -25,7 +25,7 @@ import { type LoadedConfig, type LoadOptions, loadContext } from "./load-options
 import { expandPlaceholders } from "./placeholders.js";
 import { invalid, missing, type Raw, type Where } from "./where.js";
 
-const NODE_KEYS = ["nodeId", "bind", "registerIp", "port", "metricsPort", "user", "passwordHash", "dataDir", "zookeeper", "nats", "destinations"] as const;
+const NODE_KEYS = ["nodeId", "bind", "registerIp", "port", "metricsPort", "logLevel", "user", "passwordHash", "dataDir", "zookeeper", "nats", "destinations"] as const;
 const ZOOKEEPER_KEYS = ["connect", "sessionTimeoutMs", "fenceAfterMs", "antiFlapDelayMs"] as const;
 const NATS_KEYS = ["servers"] as const;
 const DESTINATION_KEYS = ["source", "filter", "start", "store", "ddlIsolation", "transactionSize", "preferredNode"] as const;
@@ -151,6 +151,7 @@ function readNode(r: YamlReader, root: Map<string, Entry>, source: string): RawN
     registerIp: leaf("registerIp"),
     port: leaf("port"),
     metricsPort: leaf("metricsPort"),
+    logLevel: leaf("logLevel"),
     user: leaf("user"),
     passwordHash: r.leaf(root.get("passwordHash"), true),
     dataDir: leaf("dataDir"),

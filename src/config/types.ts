@@ -4,6 +4,8 @@
  * its default and the Canal key it corresponds to; `README.md` beside this file has the table.
  */
 
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
 /** The whole node. */
 export interface NodeConfig {
   /**
@@ -26,6 +28,11 @@ export interface NodeConfig {
   port: number;
   /** Prometheus metrics and health HTTP port; 0 turns it off. Canal `canal.metrics.pull.port`, default 11112. */
   metricsPort: number;
+  /**
+   * Least severe log records written. Default "info". No Canal key (Canal configures logback.xml);
+   * `canal-ts server --log-level` overrides it.
+   */
+  logLevel: LogLevel;
   /** User clients must authenticate as; "" accepts any. Canal `canal.user`, default "". */
   user: string;
   /**

@@ -7,7 +7,7 @@
 import { CanalConfigError } from "../errors.js";
 import { charsetFromName } from "../protocol/binlog/row-values.js";
 import { compileNameFilter, parseFieldFilter } from "../protocol/filter.js";
-import type { BatchMode } from "./types.js";
+import type { BatchMode, LogLevel } from "./types.js";
 import { invalid, type Raw } from "./where.js";
 
 /** Absent: not given, YAML null, or blank (Canal treats a blank value as missing, too). */
@@ -51,6 +51,12 @@ export function bool(raw: Raw): boolean {
   if (s === "true") return true;
   if (s === "false") return false;
   throw invalid(raw, "is not a boolean", "true or false");
+}
+
+export function logLevel(raw: Raw): LogLevel {
+  const s = text(raw).toLowerCase();
+  if (s === "debug" || s === "info" || s === "warn" || s === "error") return s;
+  throw invalid(raw, "is not a log level", "debug, info, warn or error");
 }
 
 export function batchMode(raw: Raw): BatchMode {

@@ -62,6 +62,8 @@ export interface CanalNodeOptions {
   nodeId?: string;
   /** Canal client port; a free loopback port by default (give the old one to restart "the same" node). */
   port?: number;
+  /** Metrics and health HTTP port (`--metrics-port`); a free loopback port by default, 0 turns it off. */
+  metricsPort?: number;
   /**
    * The node's dir (log file `node.log`, data dir `data/`). Kept when given, so a restarted node
    * finds its cursors; a fresh temp dir by default, removed by stop().
@@ -86,6 +88,8 @@ export interface CanalNodeOptions {
 export interface CanalNode {
   readonly pid: number;
   readonly port: number;
+  /** The metrics and health HTTP port (0 when off): `http://127.0.0.1:<metricsPort>/metrics`, `/healthz`, `/readyz`. */
+  readonly metricsPort: number;
   /** "127.0.0.1:<port>", the address clients connect to (and the node registers with --register-ip 127.0.0.1). */
   readonly address: string;
   readonly nodeId: string | undefined;
@@ -113,10 +117,16 @@ export interface CanalNode {
 }
 
 /** The flags this kit sets unless `args` carries them. */
-const OWN_FLAGS = ["--port", "--bind", "--node-id", "--data-dir", "--register-ip"] as const;
+const OWN_FLAGS = ["--port", "--bind", "--node-id", "--data-dir", "--register-ip", "--metrics-port"] as const;
 
 function hasFlag(args: readonly string[], flag: string): boolean {
   return args.some((a) => a === flag || a.startsWith(`${flag}=`));
+}
+
+function flagValue(args: readonly string[], flag: string): string | undefined {
+  const i = args.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
+  if (i < 0) return undefined;
+  return args[i] === flag ? args[i + 1] : args[i]!.slice(flag.length + 1);
 }
 
 /** Starts `canal-ts server` as a child process; by default resolves once it logged "node ready". */
@@ -132,6 +142,9 @@ export async function startCanalNode(options: CanalNodeOptions): Promise<CanalNo
     if (value !== undefined && !hasFlag(args, flag)) args.push(flag, value);
   };
   add("--port", String(port));
+  // Never the default 11112: several nodes run side by side on one machine.
+  const metricsPort = hasFlag(args, "--metrics-port") ? Number(flagValue(args, "--metrics-port")) : (options.metricsPort ?? (await freePort()));
+  add("--metrics-port", String(metricsPort));
   add("--bind", LOOPBACK);
   add("--node-id", options.nodeId);
   add("--data-dir", join(dir, "data"));
@@ -145,7 +158,7 @@ export async function startCanalNode(options: CanalNodeOptions): Promise<CanalNo
     if (ownDir) removeDir(dir);
     throw err;
   }
-  const node = new RunningCanalNode(server, port, options.nodeId, dir, ownDir, options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
+  const node = new RunningCanalNode(server, port, metricsPort, options.nodeId, dir, ownDir, options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
   const ready = options.ready ?? NODE_READY;
   if (ready !== false) {
     try {
@@ -182,6 +195,7 @@ class RunningCanalNode implements CanalNode {
   constructor(
     private readonly server: ServerProcess,
     readonly port: number,
+    readonly metricsPort: number,
     readonly nodeId: string | undefined,
     readonly dir: string,
     private readonly ownDir: boolean,

@@ -11,6 +11,7 @@ import { type NatsOptions, type NatsServer, startNats } from "./nats.js";
 import { type ZooKeeperOptions, type ZooKeeperServer, startZooKeeper } from "./zookeeper.js";
 
 export { type CanalNode, type CanalNodeOptions, type LogMatcher, type NodeLogLine, startCanalNode } from "./canal-node.js";
+export { httpGet, type MetricSample, type Metrics, parseMetrics, scrapeMetrics } from "./metrics.js";
 export { ensureServersInstalled, findServerBinaries, type ServerBinaries } from "./install.js";
 export { type BinlogRowMetadata, type MariaDBOptions, type MariaDBServer, startMariaDB } from "./mariadb.js";
 export { type NatsOptions, type NatsServer, startNats } from "./nats.js";

@@ -95,7 +95,7 @@ File("JSON is read by the same parser, with line numbers", () => {
 });
 
 File("unknown keys are errors, with their line and the keys allowed", () => {
-  assert.is(configError(() => parse(`prot: 1\n${MINIMAL}`)), `prot in ${FILE}:1: unknown key (expected one of: nodeId, bind, registerIp, port, metricsPort, user, passwordHash, dataDir, zookeeper, nats, destinations)`);
+  assert.is(configError(() => parse(`prot: 1\n${MINIMAL}`)), `prot in ${FILE}:1: unknown key (expected one of: nodeId, bind, registerIp, port, metricsPort, logLevel, user, passwordHash, dataDir, zookeeper, nats, destinations)`);
   assertNames(configError(() => parse(`destinations:\n  example:\n    source: mysql://u@h\n    store:\n      maxEntrys: 5\n`)), [`destinations.example.store.maxEntrys in ${FILE}:5: unknown key (expected one of: maxEntries, maxBytes, batchMode, memUnit)`]);
   assert.is(
     configError(() => parse(`zookeeper:\n  connect: zk1\n  cursorFlushMs: 50\n${MINIMAL}`)),
