@@ -300,6 +300,11 @@ export class EventStore {
     }
   }
 
+  /** Whether close() was called: the destination stopped, and its readers (the sinks) stop too. */
+  isClosed(): boolean {
+    return this.closed;
+  }
+
   /**
    * Ends every wait: waiting gets resolve undefined, whenWritable resolves. Later calls fail:
    * gets, acks and rollbacks with Canal's "should start first", puts with a CanalError.

@@ -6,9 +6,10 @@
 import { resolve } from "node:path";
 import { CanalConfigError } from "../errors.js";
 import { parseNatsServers, parseZooKeeperAddress } from "./addresses.js";
-import type { DestinationConfig, NodeConfig, SourceConfig, StartConfig, StoreConfig, ZooKeeperConfig } from "./types.js";
+import { DEFAULT_SUBJECT_TEMPLATE, reservedPrefixOf, streamSubjectOf, templateProblem } from "../actors/sink/subject.js";
+import type { DestinationConfig, NodeConfig, SinkConfig, SourceConfig, StartConfig, StoreConfig, ZooKeeperConfig } from "./types.js";
 import * as v from "./values.js";
-import { describeWhere, missing, type Raw, type Where } from "./where.js";
+import { describeWhere, invalid, missing, type Raw, type Where } from "./where.js";
 
 /** Names the key of a field that is absent, for "missing" and cross-field messages. */
 export type At = (field: string) => Where;
@@ -35,6 +36,22 @@ export interface RawDestination {
   ddlIsolation?: Raw;
   transactionSize?: Raw;
   preferredNode?: Raw;
+  sink?: RawSink;
+}
+
+/** `sink: true`, or its mapping; `enabled` false (or absent with no other key) means no sink. */
+export interface RawSink {
+  at: At;
+  enabled?: Raw;
+  /** The sink's own NATS servers (comma-separated), or `true` for the node's. */
+  nats?: Raw;
+  stream?: Raw;
+  subject?: Raw;
+  clientId?: Raw;
+  batchSize?: Raw;
+  getTimeoutMs?: Raw;
+  duplicateWindowMs?: Raw;
+  publishTimeoutMs?: Raw;
 }
 
 export interface RawZooKeeper {
@@ -84,6 +101,7 @@ export const DEFAULTS = {
   store: { maxEntries: 16384, batchMode: "MEMSIZE", memUnit: 1024 },
   ddlIsolation: false,
   transactionSize: 1024,
+  sink: { clientId: 1001, batchSize: 50, getTimeoutMs: 100, duplicateWindowMs: 300_000, publishTimeoutMs: 5000 },
 } as const;
 
 /** `f(raw)` when the value is present, else `fallback`. */
@@ -112,7 +130,9 @@ export function buildNodeConfig(raw: RawNode, ctx: BuildContext): NodeConfig {
     );
   }
   const nodeId = opt(raw.nodeId, (r) => v.nameToken(r, "node id"), defaultNodeId(ctx.hostname, port));
-  const destinations = raw.destinations.map((d) => buildDestination(d, nodeId, ctx));
+  const nats = v.isAbsent(raw.nats) ? undefined : { servers: parseNatsServers(raw.nats) };
+  const zookeeper = raw.zookeeper === undefined || v.isAbsent(raw.zookeeper.connect) ? undefined : buildZooKeeper(raw.zookeeper);
+  const destinations = raw.destinations.map((d) => buildDestination(d, nodeId, ctx, nats?.servers, zookeeper));
   if (destinations.length === 0) throw missing(raw.at("destinations"), "at least one destination");
   const seen = new Set<string>();
   raw.destinations.forEach((d, i) => {
@@ -130,8 +150,8 @@ export function buildNodeConfig(raw: RawNode, ctx: BuildContext): NodeConfig {
     user,
     passwordHash,
     dataDir: resolve(ctx.baseDir, opt(raw.dataDir, v.text, DEFAULTS.dataDir)),
-    zookeeper: raw.zookeeper === undefined || v.isAbsent(raw.zookeeper.connect) ? undefined : buildZooKeeper(raw.zookeeper),
-    nats: v.isAbsent(raw.nats) ? undefined : { servers: parseNatsServers(raw.nats) },
+    zookeeper,
+    nats,
     destinations,
   };
 }
@@ -155,7 +175,7 @@ function buildZooKeeper(raw: RawZooKeeper): ZooKeeperConfig {
   };
 }
 
-function buildDestination(raw: RawDestination, nodeId: string, ctx: BuildContext): DestinationConfig {
+function buildDestination(raw: RawDestination, nodeId: string, ctx: BuildContext, nats: string[] | undefined, zookeeper: ZooKeeperConfig | undefined): DestinationConfig {
   const name = v.nameToken(raw.name, "destination name");
   const source = buildSource(raw.source, raw.start.gtid, nodeId, name, ctx);
   const start = buildStart(raw);
@@ -176,6 +196,42 @@ function buildDestination(raw: RawDestination, nodeId: string, ctx: BuildContext
     ddlIsolation: opt(raw.ddlIsolation, v.bool, DEFAULTS.ddlIsolation),
     transactionSize: opt(raw.transactionSize, (r) => v.integer(r, 1, 1 << 20), DEFAULTS.transactionSize),
     preferredNode: opt(raw.preferredNode, v.nodeAddress, undefined),
+    sink: raw.sink === undefined ? undefined : buildSink(raw.sink, name, nats, zookeeper),
+  };
+}
+
+/** The JetStream sink; undefined when `enabled` is false. */
+function buildSink(raw: RawSink, destination: string, nodeNats: string[] | undefined, zookeeper: ZooKeeperConfig | undefined): SinkConfig | undefined {
+  if (!opt(raw.enabled, v.bool, true)) return undefined;
+  // `nats: true` (or absent) means the node's servers; a string names the sink's own.
+  const own = raw.nats === undefined || v.isAbsent(raw.nats) || raw.nats.value === true || raw.nats.value === "true" ? undefined : parseNatsServers(raw.nats);
+  const servers = own ?? (nodeNats === undefined ? undefined : [...nodeNats]);
+  if (servers === undefined) throw missing(raw.at("nats"), "NATS servers for the JetStream sink: the top-level nats (--nats), or the sink's own nats");
+  const subject = opt(raw.subject, v.text, DEFAULT_SUBJECT_TEMPLATE);
+  const subjectProblem = templateProblem(subject);
+  if (subjectProblem !== undefined) throw invalid(raw.subject!, subjectProblem, "a NATS subject template such as canal.{destination}.{database}.{table}");
+  const reserved = reservedPrefixOf(subject, destination);
+  if (reserved !== undefined) {
+    const where = raw.subject ?? { value: subject, where: raw.at("subject") };
+    throw invalid(where, `gives destination ${destination} the subjects ${streamSubjectOf(subject, destination)}, which overlap ${reserved}.> (inspection and control plane)`, "a template or destination name outside canal.inspect and canal.admin");
+  }
+  const duplicateWindowMs = opt(raw.duplicateWindowMs, (r) => v.durationMs(r, 1000, 7 * 86_400_000), DEFAULTS.sink.duplicateWindowMs);
+  if (zookeeper !== undefined && duplicateWindowMs < 2 * zookeeper.sessionTimeoutMs + zookeeper.antiFlapDelayMs) {
+    throw invalid(
+      raw.duplicateWindowMs ?? { value: duplicateWindowMs, where: raw.at("duplicateWindowMs") },
+      `is shorter than a failover may take (twice the ZooKeeper session timeout ${zookeeper.sessionTimeoutMs} ms plus the anti-flap delay ${zookeeper.antiFlapDelayMs} ms), so a replay after failover could be stored twice`,
+      `at least ${2 * zookeeper.sessionTimeoutMs + zookeeper.antiFlapDelayMs} ms`,
+    );
+  }
+  return {
+    servers,
+    stream: opt(raw.stream, v.streamName, `CANAL_${destination}`),
+    subject,
+    clientId: opt(raw.clientId, (r) => v.integer(r, 1, 32767, "a client id"), DEFAULTS.sink.clientId),
+    batchSize: opt(raw.batchSize, (r) => v.integer(r, 1, 1 << 20), DEFAULTS.sink.batchSize),
+    getTimeoutMs: opt(raw.getTimeoutMs, (r) => v.durationMs(r, 1, 60_000), DEFAULTS.sink.getTimeoutMs),
+    duplicateWindowMs,
+    publishTimeoutMs: opt(raw.publishTimeoutMs, (r) => v.durationMs(r, 100, 600_000), DEFAULTS.sink.publishTimeoutMs),
   };
 }
 

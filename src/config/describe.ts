@@ -5,7 +5,7 @@
  */
 import { stringify } from "yaml";
 import { zooKeeperConnectString } from "./addresses.js";
-import type { DestinationConfig, NodeConfig } from "./types.js";
+import type { DestinationConfig, NodeConfig, SinkConfig } from "./types.js";
 
 const HIDDEN = "(hidden)";
 
@@ -48,5 +48,11 @@ function describeDestination(d: DestinationConfig): object {
     ddlIsolation: d.ddlIsolation,
     transactionSize: d.transactionSize,
     ...(d.preferredNode === undefined ? {} : { preferredNode: d.preferredNode }),
+    ...(d.sink === undefined ? {} : { sink: describeSink(d.sink) }),
   };
+}
+
+/** The sink in the file's form: its servers as `nats`, so the printed file loads back the same. */
+function describeSink({ servers, ...rest }: SinkConfig): object {
+  return { nats: servers.join(","), ...rest };
 }

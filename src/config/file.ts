@@ -20,7 +20,7 @@ import { dirname, resolve } from "node:path";
 import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Document } from "yaml";
 import { CanalConfigError } from "../errors.js";
 import { hostPortParts, sourceUriParts } from "./addresses.js";
-import { type At, buildNodeConfig, type RawDestination, type RawNode, type RawSource, type RawZooKeeper } from "./build.js";
+import { type At, buildNodeConfig, type RawDestination, type RawNode, type RawSink, type RawSource, type RawZooKeeper } from "./build.js";
 import { type LoadedConfig, type LoadOptions, loadContext } from "./load-options.js";
 import { expandPlaceholders } from "./placeholders.js";
 import { invalid, missing, type Raw, type Where } from "./where.js";
@@ -28,11 +28,12 @@ import { invalid, missing, type Raw, type Where } from "./where.js";
 const NODE_KEYS = ["nodeId", "bind", "registerIp", "port", "metricsPort", "logLevel", "user", "passwordHash", "dataDir", "zookeeper", "nats", "destinations"] as const;
 const ZOOKEEPER_KEYS = ["connect", "sessionTimeoutMs", "fenceAfterMs", "antiFlapDelayMs"] as const;
 const NATS_KEYS = ["servers"] as const;
-const DESTINATION_KEYS = ["source", "filter", "start", "store", "ddlIsolation", "transactionSize", "preferredNode"] as const;
+const DESTINATION_KEYS = ["source", "filter", "start", "store", "ddlIsolation", "transactionSize", "preferredNode", "sink"] as const;
 const SOURCE_KEYS = ["url", "address", "host", "port", "user", "password", "serverId", "connectionCharset", "timeZone", "gtidMode"] as const;
 const FILTER_KEYS = ["regex", "blackRegex", "field", "blackField"] as const;
 const START_KEYS = ["journalName", "position", "timestamp", "gtid"] as const;
 const STORE_KEYS = ["maxEntries", "maxBytes", "batchMode", "memUnit"] as const;
+const SINK_KEYS = ["enabled", "nats", "stream", "subject", "clientId", "batchSize", "getTimeoutMs", "duplicateWindowMs", "publishTimeoutMs"] as const;
 
 /** Every key the file accepts, by section, for the option table's completeness test. */
 export const CONFIG_FILE_KEYS = {
@@ -44,6 +45,7 @@ export const CONFIG_FILE_KEYS = {
   filter: FILTER_KEYS,
   start: START_KEYS,
   store: STORE_KEYS,
+  sink: SINK_KEYS,
 } as const;
 
 /** Reads and validates a config file; relative paths in it are relative to the file. */
@@ -202,6 +204,28 @@ function readDestination(r: YamlReader, name: string, entry: Entry, source: stri
     ddlIsolation: r.leaf(m.get("ddlIsolation")),
     transactionSize: r.leaf(m.get("transactionSize")),
     preferredNode: r.leaf(m.get("preferredNode")),
+    sink: readSink(r, m.get("sink"), prefix, source),
+  };
+}
+
+/** `sink: true` (every default), `sink: false`, or a mapping of SINK_KEYS. */
+function readSink(r: YamlReader, entry: Entry | undefined, prefix: string, source: string): RawSink | undefined {
+  if (entry === undefined) return undefined;
+  const sinkAt = at(source, `${prefix}sink.`, entry.where.line);
+  if (!r.isMapping(entry)) return { at: sinkAt, enabled: r.leaf(entry) };
+  const m = r.map(entry.node, entry.where, SINK_KEYS, `${prefix}sink.`);
+  const leaf = (k: (typeof SINK_KEYS)[number]) => r.leaf(m.get(k));
+  return {
+    at: sinkAt,
+    enabled: leaf("enabled"),
+    nats: leaf("nats"),
+    stream: leaf("stream"),
+    subject: leaf("subject"),
+    clientId: leaf("clientId"),
+    batchSize: leaf("batchSize"),
+    getTimeoutMs: leaf("getTimeoutMs"),
+    duplicateWindowMs: leaf("duplicateWindowMs"),
+    publishTimeoutMs: leaf("publishTimeoutMs"),
   };
 }
 

@@ -35,6 +35,8 @@ export const QUICK_START_FLAGS = {
   "start-gtid": "start at this GTID when there is no cursor",
   "start-timestamp": "start at this time (epoch ms) when there is no cursor",
   prefer: "in a cluster, the node (ip:port) that should run the destination(s) when it is up",
+  sink: "publish to this JetStream stream (needs --nats)",
+  "sink-subject": "subject template of the JetStream sink",
 } as const;
 
 export type QuickStartFlag = keyof typeof QUICK_START_FLAGS;
@@ -91,6 +93,9 @@ export function configFromFlags(flags: QuickStartFlags, options: LoadOptions = {
       start: { ...start, timestamp: flag("start-timestamp"), gtid: flag("start-gtid") },
       store: {},
       preferredNode: flag("prefer"),
+      ...(flags.sink === undefined && flags["sink-subject"] === undefined
+        ? {}
+        : { sink: { at: (field: string) => where(field === "subject" ? "sink-subject" : field === "nats" ? "nats" : "sink"), stream: flag("sink"), subject: flag("sink-subject") } }),
     })),
   };
   return { config: buildNodeConfig(raw, loadContext(options)), warnings: [] };

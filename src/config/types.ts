@@ -95,6 +95,32 @@ export interface DestinationConfig {
    * preferred node is registered. Default none (balance decides). No Canal key.
    */
   preferredNode: string | undefined;
+  /**
+   * Publish the destination's row changes to a NATS JetStream stream in Canal's flat-message
+   * JSON (src/actors/sink). Default none. Canal's nearest is `canal.serverMode` kafka/rocketMQ
+   * with `canal.mq.flatMessage=true`.
+   */
+  sink: SinkConfig | undefined;
+}
+
+/** The JetStream sink of one destination (README.md beside this file, "sink"). */
+export interface SinkConfig {
+  /** NATS servers: the sink's own `servers`, else the node's `nats`. */
+  servers: string[];
+  /** JetStream stream, created when missing. Default `CANAL_<destination>`. */
+  stream: string;
+  /** Subject template with {destination}, {database}, {table}. Default `canal.{destination}.{database}.{table}`. */
+  subject: string;
+  /** Client id the sink reads the store as; its cursor is `<destination>/<clientId>/cursor`. Default 1001, Canal's MQ client id. */
+  clientId: number;
+  /** Batch size of each get, in the store's batch mode units. Canal `canal.mq.canalBatchSize`, default 50. */
+  batchSize: number;
+  /** Longest a get waits for a full batch before taking what is there. Canal `canal.mq.canalGetTimeout`, default 100 ms. */
+  getTimeoutMs: number;
+  /** Duplicate window of a stream the sink creates. Default 300000 ms (5 min); an existing stream's must be at least this. */
+  duplicateWindowMs: number;
+  /** How long one publish waits for JetStream's acknowledgement. Default 5000 ms. */
+  publishTimeoutMs: number;
 }
 
 export interface SourceConfig {

@@ -186,3 +186,10 @@ export function journalName(raw: Raw): string {
   if (/^[^\s/\\]+$/.test(s)) return s;
   throw invalid(raw, "is not a binlog file name", "a name such as mysql-bin.000003, without spaces or slashes");
 }
+
+/** A JetStream stream name: no whitespace, dots, wildcards or path separators (the server refuses them). */
+export function streamName(raw: Raw): string {
+  const s = text(raw);
+  if (/^[A-Za-z0-9_-]{1,255}$/.test(s)) return s;
+  throw invalid(raw, "is not a JetStream stream name", "1–255 letters, digits, '_' or '-'");
+}
