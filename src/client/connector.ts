@@ -215,6 +215,11 @@ export class CanalConnector extends TypedEmitter<ConnectorEvents> implements Bat
     return this.stateValue;
   }
 
+  /** Our end of the current connection, `ip:port`; undefined while not connected. */
+  get localAddress(): string | undefined {
+    return this.socket?.localAddress;
+  }
+
   /** The current connection's number (1, 2, … over the connector's life); 0 before the first. */
   get connection(): number {
     return this.channel?.connection ?? 0;

@@ -44,6 +44,12 @@ export class PacketSocket {
     socket.on("close", () => this.close(new CanalConnectionError(`connection to ${this.address} was closed by the server`)));
   }
 
+  /** Our end of the connection, `ip:port` (what Canal's client HA writes into its client node). */
+  get localAddress(): string {
+    const ip = this.socket.localAddress ?? "";
+    return `${ip.startsWith("::ffff:") ? ip.slice(7) : ip}:${this.socket.localPort ?? 0}`;
+  }
+
   /** Opens the TCP connection; rejects with a retriable CanalConnectionError naming the address. */
   static open(options: PacketSocketOptions): Promise<PacketSocket> {
     const address = `${options.host}:${options.port}`;

@@ -45,7 +45,7 @@
  *   claimClient({sessionId})     creates the client node (host IP), or reports who holds it;
  *   takeOver({version})          deletes our stale node, at the version read (fails if it moved);
  *   watchClient({sessionId})     watches the node: CLIENT.ABSENT / CLIENT.HELD on every change;
- *   watchServer({server})        watches the running node: SERVER.MOVED when it names another server;
+ *   watchServer                  watches the running node: SERVER.MOVED with the server it names;
  *   discover                     the running server's address (or, failing that, one of the cluster);
  *   connect({server})            TCP, handshake, auth; resolves the connection number and local ip:port;
  *   announce({sessionId,local})  rewrites our node with the local ip:port (only while it is ours);
@@ -164,7 +164,7 @@ export const clientMachine = setup({
     claimClient: fromPromise<ClaimClientResult, { sessionId: string }>(async () => notProvided("client", "actor claimClient")),
     takeOver: fromPromise<void, { sessionId: string; version: number }>(async () => notProvided("client", "actor takeOver")),
     watchClient: fromCallback<ClientEvent, { sessionId: string }>(() => notProvided("client", "actor watchClient")),
-    watchServer: fromCallback<ClientEvent, { server: string }>(() => notProvided("client", "actor watchServer")),
+    watchServer: fromCallback<ClientEvent>(() => notProvided("client", "actor watchServer")),
     discover: fromPromise<ServerFound, { attempt: number }>(async () => notProvided("client", "actor discover")),
     connect: fromPromise<ConnectResult, { server: string }>(async () => notProvided("client", "actor connect")),
     announce: fromPromise<void, { sessionId: string; local: string }>(async () => notProvided("client", "actor announce")),
@@ -326,7 +326,7 @@ export const clientMachine = setup({
       tags: ["active"],
       entry: assign({ activations: ({ context }) => context.activations + 1, attempt: 0 }),
       exit: ["closeConnection", "forgetConnection"],
-      invoke: { src: "watchClient", input: ({ context }) => ({ sessionId: context.sessionId! }) },
+      invoke: [{ src: "watchClient", input: ({ context }) => ({ sessionId: context.sessionId! }) }, { src: "watchServer" }],
       on: {
         "CLIENT.ABSENT": { target: "retrying", actions: assign({ lastError: () => new CanalError("the client node was deleted while this client was active") }) },
         "CLIENT.HELD": [

@@ -117,12 +117,19 @@ export interface ClientRunning {
   /** The client's local `ip:port` once connected; just its IP in the first write (§3.3, §11.26). */
   address: string;
   clientId: number;
+  /**
+   * canal-ts only: who the client is across restarts (src/client/cluster-client.ts), so a
+   * restarted client recognises its own stale node. An extra key, last in fastjson2's
+   * alphabetical order; Canal's parser ignores keys its class does not have.
+   */
+  identity?: string;
 }
 
-/** `{"active":true,"address":"10.0.0.5:51234","clientId":1001}` */
+/** `{"active":true,"address":"10.0.0.5:51234","clientId":1001}`, plus `"identity"` when given. */
 export function formatClientRunning(data: ClientRunning): string {
   clientIdName(data.clientId);
-  return `{"active":${data.active},"address":${JSON.stringify(data.address)},"clientId":${data.clientId}}`;
+  const identity = data.identity === undefined ? "" : `,"identity":${JSON.stringify(data.identity)}`;
+  return `{"active":${data.active},"address":${JSON.stringify(data.address)},"clientId":${data.clientId}${identity}}`;
 }
 
 /** Reads a client running node; a missing `active` means true, as for the server node. */
@@ -134,7 +141,9 @@ export function parseClientRunning(bytes: Uint8Array | string): ClientRunning {
   const clientId = root["clientId"];
   if (typeof clientId !== "number" || !Number.isInteger(clientId) || clientId < 0 || clientId > 32767)
     throw invalid("ClientRunningData", text, `"clientId" must be an integer from 0 to 32767 (a Java short)`);
-  return { active, address, clientId };
+  const identity = root["identity"];
+  // A Java client writes no identity; one that is not a string is someone else's key, ignored as Canal would.
+  return typeof identity === "string" ? { active, address, clientId, identity } : { active, address, clientId };
 }
 
 // ---- helpers ---------------------------------------------------------------------------------

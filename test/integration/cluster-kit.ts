@@ -13,6 +13,8 @@ import { startCanalNode, type CanalNode } from "../../src/testkit/canal-node.js"
 import type { MariaDBServer } from "../../src/testkit/index.js";
 import type { SequenceChecker, SequenceReport } from "../../src/testkit/sequence-check.js";
 import { FollowingConsumer } from "../../src/testkit/following-consumer.js";
+import type { Batch } from "../../src/client/batch.js";
+import type { CanalClient } from "../../src/client/cluster-client.js";
 
 export const SESSION_TIMEOUT_MS = 2000;
 export const TABLE = "seq";
@@ -130,4 +132,50 @@ export async function followingConsumer(
   const consumer = new FollowingConsumer(discovery, destination, first, TABLE, checker);
   await consumer.start();
   return { consumer, discovery };
+}
+
+/** The sequence numbers a batch carries (inserts into the load's table), in order. */
+export function sequenceOf(batch: Batch): number[] {
+  return batch.changes.filter((c) => c.table === TABLE && c.type === "INSERT").map((c) => Number(c.after!["n"]!.value));
+}
+
+/**
+ * Consumes a cluster client (src/client/cluster-client.ts) into a sequence checker until the
+ * client closes: every batch acked, each given to the checker with its ack outcome. `connectionBase`
+ * keeps several clients' connection numbers apart in one checker.
+ */
+export function consumeClient(client: CanalClient, checker: SequenceChecker, connectionBase = 0): { errors: string[]; done: Promise<void> } {
+  const errors: string[] = [];
+  const done = (async () => {
+    for (;;) {
+      let batch: Batch | undefined;
+      try {
+        batch = await client.next();
+      } catch (err) {
+        errors.push(`next: ${(err as Error).message}`);
+        return;
+      }
+      if (batch === undefined) return;
+      const server = client.status.server ?? "(unknown)";
+      let acked = false;
+      try {
+        await batch.ack();
+        acked = true;
+      } catch (err) {
+        errors.push(`ack of batch ${batch.id}: ${(err as Error).message}`);
+      }
+      checker.add({ batchId: batch.id, connection: connectionBase + batch.connection, server, ns: sequenceOf(batch), acked, at: Date.now() });
+    }
+  })();
+  return { errors, done };
+}
+
+/** Polls `check` every 20 ms until it holds; false after `timeoutMs`. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
 }

@@ -46,11 +46,11 @@ test("waits offline for a ZooKeeper session, then elects", () => {
   assert.equal(spawned(step[1]), ["claimClient"]);
 });
 
-test("winning the client node activates: watch our node, discover the running server first", () => {
+test("winning the client node activates: watch our node and the running node, discover the running server first", () => {
   const step = run(live(), won);
   assert.is(state(step), "discovering");
   assert.ok(step[0].hasTag("active"));
-  assert.equal(spawned(step[1]).sort(), ["discover", "watchClient"]);
+  assert.equal(spawned(step[1]).sort(), ["discover", "watchClient", "watchServer"]);
   assert.is(step[0].context.activations, 1);
 });
 
