@@ -5,7 +5,8 @@
  * control plane answers status, release and stop; `canal-ts status` works from NATS and from
  * ZooKeeper alone.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { promisify } from "node:util";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -42,6 +43,10 @@ test("kill -9 failover seen on NATS in order; control plane status, release and 
   const docs: TransitionDoc[] = [];
   nc.subscribe("canal.inspect.>", { callback: (err, msg) => void (err === null && docs.push(msg.json<TransitionDoc>())) });
   await nc.flush();
+  // The real `canal-ts inspect`, following node b only, as an operator would run it.
+  const inspectCli = spawn(process.execPath, [DEFAULT_CLI, "inspect", "--nats", nats.url, "--node", "b"], { stdio: ["ignore", "pipe", "pipe"] });
+  let inspectOut = "";
+  inspectCli.stdout.on("data", (d) => (inspectOut += d));
   const zk = await ZkSessionClient.connect({ connectString: zkServer.connectString, sessionTimeoutMs: 10_000 });
   const start = (id: string, port?: number) => startCanalNode({ nodeId: id, port, args: [...nodeArgs(zkServer.connectString, db, DESTINATION), "--nats", nats.url] });
   const nodes: CanalNode[] = [];
@@ -87,6 +92,11 @@ test("kill -9 failover seen on NATS in order; control plane status, release and 
     assert.ok(bDocs.some((d) => d.actor === "zk-session" && d.destination === "_" && d.to === "live.connected"), "the ZooKeeper session is node-level");
     assert.ok(bDocs.some((d) => d.actor === "source" && d.to === "connected"), "the binlog source's status too");
     console.log(bDocs.slice(0, 12).map((d) => `  ${formatTransition(d, false)}`).join("\n"));
+    await until(() => inspectOut.includes("b/seq instance active.starting → active.serving"), 5000, `canal-ts inspect shows b serving: ${inspectOut.slice(-500)}`);
+    assert.match(inspectOut, /b\/seq instance standby\.waiting → contending on after contendDelay/);
+    assert.not.match(inspectOut, /^\S+ a[ /]/m, "--node b shows b only");
+    inspectCli.kill("SIGTERM");
+    assert.equal((await once(inspectCli, "exit")).slice(0, 1), [0], "canal-ts inspect ends cleanly on SIGTERM");
 
     // ---- control plane ------------------------------------------------------------------------
     const a2 = await start("a2", a.port);
@@ -137,6 +147,7 @@ test("kill -9 failover seen on NATS in order; control plane status, release and 
     await load.stop();
   } finally {
     await load.stop();
+    inspectCli.kill("SIGKILL");
     await following?.consumer.stop();
     await following?.discovery.close();
     await zk.close();
