@@ -80,6 +80,9 @@ export async function runServer(args: string[]): Promise<void> {
       ops.attachStandalone(standalone, failed);
       node = standalone;
     }
+    // NATS inspection's drops, as a Prometheus counter beside the status's count.
+    const nats = node.nats;
+    if (nats !== undefined) ops.metrics.setInspectionDropped(() => nats.inspector.dropped);
     const signal = await Promise.race([once(process, "SIGTERM").then(() => "SIGTERM"), once(process, "SIGINT").then(() => "SIGINT")]);
     log({ level: "info", msg: "stopping", fields: { signal } });
     await node.stop();

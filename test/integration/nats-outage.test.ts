@@ -11,6 +11,7 @@ import { adminSubject, type AdminReply, type NodeStatus, type TransitionDoc } fr
 import { CanalConnector } from "../../src/client/connector.js";
 import { startCanalNode } from "../../src/testkit/canal-node.js";
 import { startMariaDB, startNats, type NatsServer } from "../../src/testkit/index.js";
+import { scrapeMetrics } from "../../src/testkit/metrics.js";
 import { startSequenceLoad } from "../../src/testkit/sequence-load.js";
 
 const DESTINATION = "seq";
@@ -83,6 +84,8 @@ test("nats-server killed under load: the client keeps receiving, drops are count
     assert.is(status.mode, "standalone");
     assert.is(status.destinations[0]!.state, "running");
     assert.is(status.destinations[0]!.clients, 1);
+    const metrics = await scrapeMetrics(node.metricsPort);
+    assert.ok(metrics.sum("canal_ts_inspection_dropped_events_total") >= status.inspection.dropped, "and as a Prometheus counter");
     console.log(`inspection after the outage: ${JSON.stringify(status.inspection)}; client received ${received - atKill} rows during it`);
 
     // Inspection resumes: a new client's session is seen, with a seq past the dropped ones.
