@@ -15,9 +15,10 @@
  * only appends what is missing, in order: what a killed node had stored is a prefix of what it
  * published, because one connection's publishes are stored in the order they were sent.
  *
- * Runs only while the destination runs on this node: the node starts it with the destination
- * and stops it before the destination stops; `stillServing` (the cluster's lease check) is asked
- * again before each batch is published, as sessions do before they write a batch.
+ * Runs only while the destination runs on this node: the node starts it with the destination;
+ * a handover stops it (batch in flight acked) before the cursors are written, fencing halts it,
+ * and it ends by itself when the destination's store closes. `stillServing` (the cluster's lease
+ * check) is asked again before each batch is published, as sessions do before writing a batch.
  *
  * Failures never stop the destination: the batch is rolled back and the loop tries again after
  * a backoff (NATS down, a publish timed out, the stream misconfigured: each logged), until stop.
@@ -66,6 +67,8 @@ export class JetStreamSink {
   private nc: NatsConnection | undefined;
   private js: JetStreamClient | undefined;
   private streamReady = false;
+  /** Duplicates seen since the last batch without any (see noteReplay). */
+  private replayed = 0;
   private readonly subjects: SubjectMaker;
   private readonly running: Promise<void>;
   private readonly counters: SinkStats = { state: "connecting", published: 0, duplicates: 0, batches: 0, failures: 0, lastError: undefined };
@@ -234,7 +237,9 @@ export class JetStreamSink {
       if (!(this.options.stillServing?.() ?? true)) throw new CanalError(`sink of destination ${destination.name}: the destination is not served by this node now`, { retriable: true });
       const now = Date.now();
       const rows = batch.entries.flatMap((bytes, i) => flatRowsOf(bytes, batch.keys[i]!, batch.id, now));
+      const duplicatesBefore = this.counters.duplicates;
       await this.publishAll(rows);
+      this.noteReplay(this.counters.duplicates - duplicatesBefore, rows.length);
       if (this.halted || store.isClosed()) return;
       const cursor = store.ack(config.clientId, batch.id);
       this.counters.batches++;
@@ -273,6 +278,20 @@ export class JetStreamSink {
     await Promise.all(window);
     if (failure !== undefined) throw natsError(`sink of destination ${destination.name}: publishing to stream ${config.stream}`, failure);
     if (this.halted) throw new CanalError(`sink of destination ${destination.name}: halted while publishing`);
+  }
+
+  /**
+   * A sink that starts (after a failover, a retry) first publishes again what its predecessor
+   * published but did not ack; JetStream drops those. Logged once the replay is over, with how
+   * many were dropped, so an operator sees the deduplication at work.
+   */
+  private noteReplay(duplicates: number, rows: number): void {
+    if (duplicates > 0) this.replayed += duplicates;
+    else if (rows > 0 && this.replayed > 0) {
+      const { destination, config, log } = this.options;
+      log({ level: "info", msg: "sink replay dropped by JetStream", fields: { destination: destination.name, stream: config.stream, duplicates: this.replayed } });
+      this.replayed = 0;
+    }
   }
 
   /** Back to the last ack, so the next get returns the unacked batches again. */
