@@ -4,6 +4,7 @@
  * follows the running node, and the checks every failover test makes (Canal's tree, one owner
  * at a time, the sequence report).
  */
+import { spawn, type ChildProcess } from "node:child_process";
 import * as assert from "uvu/assert";
 import { ZkSessionClient } from "../../src/actors/zk/session-client.js";
 import { RunningServerDiscovery } from "../../src/client/zk-discovery.js";
@@ -178,4 +179,78 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return true;
+}
+
+/** One line a client process (test/integration/client-process.ts) printed. */
+export interface ClientLine {
+  t: "state" | "batch" | "acked" | "ack-failed" | "closed";
+  at: number;
+  state?: string;
+  id?: number;
+  connection?: number;
+  server?: string;
+  ns?: number[];
+}
+
+/** A cluster client running as a child process, its printed lines collected as they come. */
+export class ClientProcess {
+  readonly lines: ClientLine[] = [];
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+  private stderr = "";
+
+  constructor(readonly name: string, options: Record<string, unknown>) {
+    const script = new URL("./client-process.ts", import.meta.url).pathname;
+    this.child = spawn(process.execPath, ["--import", "tsx", script, JSON.stringify(options)], { stdio: ["ignore", "pipe", "pipe"] });
+    let partial = "";
+    this.child.stdout!.on("data", (chunk: Buffer) => {
+      partial += chunk.toString("utf8");
+      const parts = partial.split("\n");
+      partial = parts.pop()!;
+      for (const part of parts) if (part.startsWith("{")) this.lines.push(JSON.parse(part) as ClientLine);
+    });
+    this.child.stderr!.on("data", (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString("utf8")).slice(-4000)));
+    this.exited = new Promise((resolve) => this.child.once("exit", (code) => resolve(code)));
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  get states(): string[] {
+    return this.lines.filter((l) => l.t === "state").map((l) => l.state!);
+  }
+
+  get batches(): ClientLine[] {
+    return this.lines.filter((l) => l.t === "batch");
+  }
+
+  /** Waits for a line matching `match`, printed at index `since` or later; throws with the process's output after `timeoutMs`. */
+  async waitFor(match: (line: ClientLine) => boolean, timeoutMs: number, since = 0): Promise<ClientLine> {
+    let found: ClientLine | undefined;
+    const ok = await eventually(() => (found = this.lines.slice(since).find(match)) !== undefined, timeoutMs);
+    if (!ok) throw new Error(`client ${this.name}: no such line within ${timeoutMs} ms; states ${this.states.join(" ")}; stderr ${this.stderr}`);
+    return found!;
+  }
+
+  /** Stops it (SIGKILL if SIGTERM is not enough within 10 s). */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Every batch the processes received, in receive order, to the checker: acked when the process printed its ack. */
+export function checkClientProcesses(processes: readonly ClientProcess[], checker: SequenceChecker): void {
+  const all = processes.flatMap((p, index) => {
+    const acked = new Set(p.lines.filter((l) => l.t === "acked").map((l) => `${l.connection}/${l.id}`));
+    return p.batches.map((b) => ({ b, index, acked: acked.has(`${b.connection}/${b.id}`) }));
+  });
+  all.sort((x, y) => x.b.at - y.b.at);
+  for (const { b, index, acked } of all) {
+    checker.add({ batchId: b.id!, connection: (index + 1) * 1000 + b.connection!, server: b.server ?? "(unknown)", ns: b.ns!, acked, at: b.at });
+  }
 }
