@@ -134,6 +134,8 @@ export class JetStreamSink {
           fields: { destination: destination.name, stream: config.stream, error: this.counters.lastError, retryMs },
         });
         this.rollback();
+        // The server may have come back without the stream (or with another one): look again.
+        this.streamReady = false;
         await sleep(retryMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
       }
     }
