@@ -17,7 +17,7 @@ const USAGE = `usage: canal-ts <command> [options]
 
 commands:
   server ...      run a node serving Canal clients (see "canal-ts server --help")
-  tail <destination> --server HOST:PORT [--filter REGEX] [--format table|json] ...
+  tail <destination> (--server HOST:PORT | --zk HOSTS) [--filter REGEX] [--format table|json] ...
                   print changes as they arrive (see "canal-ts tail --help")
   release <destination> --zk HOSTS
                   move a destination to another node of the cluster (see "canal-ts release --help")

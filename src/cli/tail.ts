@@ -1,6 +1,10 @@
 /**
- * `canal-ts tail <destination> --server HOST:PORT [--user U --password P] [--filter REGEX]
+ * `canal-ts tail <destination> (--server HOST:PORT | --zk HOSTS) [--user U --password P] [--filter REGEX]
  *  [--format table|json] [--batch-size N] [--client-id N]`
+ *
+ * With --zk it is a cluster client (src/client/cluster-client.ts): it finds the node running the
+ * destination, follows it across failovers, and takes part in the client election of its
+ * clientId (it stands by while another client of that clientId consumes).
  *
  * Prints changes as they come, through the client library: a readable table per transaction
  * (coloured on a terminal) or one JSON line per change. A batch is acked only after its text
@@ -16,12 +20,14 @@ import { CanalConnector, DEFAULT_CLIENT_ID } from "../client/connector.js";
 import { CanalLateReplyError, CanalStaleBatchError } from "../client/errors.js";
 import { changeJson, renderTransaction, transactionsOf } from "../client/render.js";
 import type { Batch } from "../client/batch.js";
-import { CanalConfigError } from "../errors.js";
+import { createCanalClient } from "../client/cluster-client.js";
+import { CanalConfigError, CanalError } from "../errors.js";
 import { compileNameFilter } from "../protocol/filter.js";
 
-export const TAIL_USAGE = `usage: canal-ts tail <destination> --server HOST:PORT [options]
+export const TAIL_USAGE = `usage: canal-ts tail <destination> (--server HOST:PORT | --zk HOSTS) [options]
 
   --server HOST:PORT   the canal-ts (or Canal) server
+  --zk HOSTS           ZooKeeper (host:port,...[/chroot]): follow the running node, elect with other clients
   --user U             canal.user of the server
   --password P         its password
   --filter REGEX       Canal table filter, e.g. "shop\\\\..*" (replaces the server's filter, as in Canal)
@@ -33,8 +39,11 @@ export type TailFormat = "table" | "json";
 
 export interface TailOptions {
   destination: string;
-  host: string;
-  port: number;
+  /** The server, unless `zk` is given. */
+  host?: string;
+  port?: number;
+  /** ZooKeeper connect string: tail as a cluster client instead of one server's. */
+  zk?: string;
   user?: string;
   password?: string;
   /** Subscribe with this Canal filter; default "" (keep the server's). */
@@ -71,6 +80,7 @@ export function parseTailArgs(argv: string[]): TailOptions {
       strict: true,
       options: {
         server: { type: "string" },
+        zk: { type: "string" },
         user: { type: "string" },
         password: { type: "string" },
         filter: { type: "string" },
@@ -86,10 +96,18 @@ export function parseTailArgs(argv: string[]): TailOptions {
   if (positionals.length !== 1) {
     throw new CanalConfigError(`tail: expected exactly one destination, got ${positionals.length === 0 ? "none" : positionals.map((p) => JSON.stringify(p)).join(", ")}\n${TAIL_USAGE}`);
   }
-  if (flags.server === undefined) throw new CanalConfigError(`tail: --server is missing (expected HOST:PORT of a Canal server)\n${TAIL_USAGE}`);
-  const server = hostPortParts(cli("--server", flags.server), "HOST:PORT of a Canal server");
-  if (server.port === undefined) throw invalid(cli("--server", flags.server), "has no port", "HOST:PORT of a Canal server");
-  const options: TailOptions = { destination: positionals[0]!, host: server.host.value as string, port: values.port(server.port) };
+  if ((flags.server === undefined) === (flags.zk === undefined)) {
+    throw new CanalConfigError(`tail: expected exactly one of --server (HOST:PORT of a Canal server) or --zk (ZooKeeper host:port,...), got ${flags.server === undefined ? "neither" : "both"}\n${TAIL_USAGE}`);
+  }
+  let options: TailOptions;
+  if (flags.zk !== undefined) {
+    if (flags.zk.trim() === "") throw invalid(cli("--zk", flags.zk), "is empty", "a ZooKeeper connect string host:port[,host:port...][/chroot]");
+    options = { destination: positionals[0]!, zk: flags.zk };
+  } else {
+    const server = hostPortParts(cli("--server", flags.server), "HOST:PORT of a Canal server");
+    if (server.port === undefined) throw invalid(cli("--server", flags.server), "has no port", "HOST:PORT of a Canal server");
+    options = { destination: positionals[0]!, host: server.host.value as string, port: values.port(server.port) };
+  }
   if (flags.user !== undefined) options.user = flags.user;
   if (flags.password !== undefined) options.password = flags.password;
   if (flags.filter !== undefined) {
@@ -107,13 +125,14 @@ export function parseTailArgs(argv: string[]): TailOptions {
 
 /** Tails until `options.signal` aborts; rejects on an error the tail cannot get past (bad credentials, unknown destination). */
 export async function runTail(options: TailOptions, out: TailOutput): Promise<void> {
+  if (options.zk !== undefined) return runClusterTail({ ...options, zk: options.zk }, out);
   const { signal } = options;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const format = options.format ?? "table";
   const color = options.color ?? out.isTTY === true;
   const connector = new CanalConnector({
-    host: options.host,
-    port: options.port,
+    host: options.host!,
+    port: options.port!,
     destination: options.destination,
     username: options.user ?? "",
     password: options.password ?? null,
@@ -123,10 +142,7 @@ export async function runTail(options: TailOptions, out: TailOutput): Promise<vo
   connector.on("connected", ({ address, reconnect }) => log(`${reconnect ? "reconnected" : "connected"} to ${address}, destination ${options.destination}`));
   connector.on("reconnecting", ({ attempt, delayMs, error }) => log(`${error.message}; reconnecting in ${delayMs} ms (attempt ${attempt})`));
 
-  const print = (batch: Batch): string =>
-    format === "json"
-      ? batch.changes.map((change) => `${changeJson(change, batch.id)}\n`).join("")
-      : transactionsOf(batch.entries).map((group) => renderTransaction(group, batch.id, { color })).join("");
+  const print = printer(format, color);
 
   // Ctrl-C while waiting for a batch: disconnect at once, which ends the get in flight and the
   // loop (the connector, told first, does not take the closed connection for a lost one).
@@ -165,6 +181,62 @@ export async function runTail(options: TailOptions, out: TailOutput): Promise<vo
   } finally {
     signal?.removeEventListener("abort", stop);
     await connector.disconnect();
+  }
+}
+
+function printer(format: TailFormat, color: boolean): (batch: Batch) => string {
+  return (batch) =>
+    format === "json"
+      ? batch.changes.map((change) => `${changeJson(change, batch.id)}\n`).join("")
+      : transactionsOf(batch.entries).map((group) => renderTransaction(group, batch.id, { color })).join("");
+}
+
+/**
+ * Tails as a cluster client: state changes (standby, the server found, reconnects) go to `log`;
+ * each batch is printed, then acked. Ctrl-C while waiting closes the client at once (its client
+ * node is released, so a standby tail takes over); while printing, the batch is finished and
+ * acked first.
+ */
+async function runClusterTail(options: TailOptions & { zk: string }, out: TailOutput): Promise<void> {
+  const { signal } = options;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const print = printer(options.format ?? "table", options.color ?? out.isTTY === true);
+  const client = createCanalClient({
+    zk: options.zk,
+    destination: options.destination,
+    username: options.user ?? "",
+    password: options.password ?? null,
+    clientId: options.clientId ?? DEFAULT_CLIENT_ID,
+    filter: options.filter ?? "",
+    batchSize: options.batchSize ?? 100,
+    pollMs: options.pollMs ?? 200,
+  });
+  client.on("state", ({ state, server, holder, error }) => {
+    if (state === "standby") log(`standing by: client ${options.clientId ?? DEFAULT_CLIENT_ID} of ${options.destination} is consumed by ${holder ?? "another client"}`);
+    else if (state === "subscribing") log(`connected to ${server}, destination ${options.destination}`);
+    else if (state === "reconnecting" && error !== undefined) log(`${error.message}; reconnecting`);
+  });
+  let printing = false;
+  const stop = () => {
+    if (!printing) void client.close();
+  };
+  signal?.addEventListener("abort", stop, { once: true });
+  try {
+    if (signal?.aborted) return;
+    for await (const batch of client) {
+      printing = true;
+      const text = print(batch);
+      if (text !== "") await write(out, text);
+      await batch.ack().catch((err: unknown) => {
+        // The connection went between print and ack: the batch comes again, and is printed again.
+        if (!(err instanceof CanalError) || !err.retriable) log(`${(err as Error).message}; it will be delivered again`);
+      });
+      printing = false;
+      if (signal?.aborted) return;
+    }
+  } finally {
+    signal?.removeEventListener("abort", stop);
+    await client.close();
   }
 }
 

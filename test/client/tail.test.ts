@@ -21,6 +21,7 @@ function configError(argv: string[], pattern: RegExp): void {
 
 test("parses the tail arguments", () => {
   assert.equal(parseTailArgs(["example", "--server", "127.0.0.1:11111"]), { destination: "example", host: "127.0.0.1", port: 11111 });
+  assert.equal(parseTailArgs(["example", "--zk", "127.0.0.1:2181/canal"]), { destination: "example", zk: "127.0.0.1:2181/canal" });
   assert.equal(
     parseTailArgs(["shop", "--server", "db.local:2000", "--user", "canal", "--password", "pw", "--filter", "shop\\..*", "--format", "json", "--batch-size", "50", "--client-id", "1002"]),
     { destination: "shop", host: "db.local", port: 2000, user: "canal", password: "pw", filter: "shop\\..*", format: "json", batchSize: 50, clientId: 1002 },
@@ -30,7 +31,8 @@ test("parses the tail arguments", () => {
 test("invalid arguments are CanalConfigError naming the value and what was expected", () => {
   configError(["--server", "h:1"], /expected exactly one destination, got none/);
   configError(["a", "b", "--server", "h:1"], /expected exactly one destination, got "a", "b"/);
-  configError(["example"], /--server is missing \(expected HOST:PORT/);
+  configError(["example"], /expected exactly one of --server \(HOST:PORT of a Canal server\) or --zk \(ZooKeeper host:port,...\), got neither/);
+  configError(["example", "--server", "h:1", "--zk", "z:2181"], /expected exactly one of --server .* or --zk .*, got both/);
   configError(["example", "--server", "localhost"], /--server in the command line: "localhost" has no port \(expected HOST:PORT/);
   configError(["example", "--server", "h:99999"], /"99999" is not a port/);
   configError(["example", "--server", "h:1", "--format", "yaml"], /--format in the command line: "yaml" is not a format \(expected table or json\)/);

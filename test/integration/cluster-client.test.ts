@@ -12,7 +12,8 @@ import { createCanalClient } from "../../src/client/cluster-client.js";
 import { clientRunningPath, parseClientRunning } from "../../src/protocol/zk-layout.js";
 import { startMariaDB, startZooKeeper } from "../../src/testkit/index.js";
 import { SequenceChecker } from "../../src/testkit/sequence-check.js";
-import { startSequenceLoad } from "../../src/testkit/sequence-load.js";
+import { startSequenceLoad, type SequenceLoad } from "../../src/testkit/sequence-load.js";
+import { parseTailArgs, runTail } from "../../src/cli/tail.js";
 import { assertDelivered, consumeClient, eventually, newOwner, runningAddress, SESSION_TIMEOUT_MS, startNode } from "./cluster-kit.js";
 
 const DESTINATION = "seq";
@@ -98,6 +99,34 @@ test("a client started while no node runs the destination waits, then receives o
     await consumer.done;
     await Promise.all(nodes.map((n) => n.stop()));
   }
+});
+
+test("canal-ts tail --zk finds the running node and prints changes as JSON lines; Ctrl-C releases its client node", async () => {
+  await using zkServer = await startZooKeeper();
+  await using db = await startMariaDB();
+  await using node = await startNode("a", zkServer.connectString, db, DESTINATION);
+  const zk = await ZkSessionClient.connect({ connectString: zkServer.connectString, sessionTimeoutMs: 10_000 });
+  const options = parseTailArgs([DESTINATION, "--zk", zkServer.connectString, "--format", "json"]);
+  const stop = new AbortController();
+  let text = "";
+  const log: string[] = [];
+  const out = { write: (chunk: string, callback: (err?: Error | null) => void) => ((text += chunk), callback()) };
+  const tail = runTail({ ...options, signal: stop.signal, log: (line) => log.push(line), pollMs: 50 }, out);
+  let load: SequenceLoad | undefined;
+  try {
+    assert.ok(await eventually(async () => (await zk.read(clientRunningPath(DESTINATION, 1001))) !== undefined && log.some((l) => l.startsWith("connected to")), 15_000), log.join(" | "));
+    load = await startSequenceLoad({ server: db, intervalMs: 20, maxRows: 20, maxMs: 10_000 });
+    const { rows } = await load.done;
+    assert.is(rows, 20);
+    assert.ok(await eventually(() => text.split("\n").filter((l) => l.includes('"type":"INSERT"')).length >= rows, 15_000), text.slice(-400));
+    assert.match(log.join("\n"), new RegExp(`connected to ${node.address.replace(/\./g, "\\.")}`));
+  } finally {
+    stop.abort();
+    await tail;
+    await load?.stop();
+  }
+  assert.is(await zk.read(clientRunningPath(DESTINATION, 1001)), undefined, "the tail released its client node");
+  await zk.close();
 });
 
 test.run();
