@@ -1,8 +1,8 @@
 /**
  * The canal-ts client library: a Canal connector to one server, typed batches and changes.
  * runningServer / RunningServerDiscovery find a destination's running node in ZooKeeper; with
- * the connector's `resolve` option a reconnecting connector follows it across failovers. (The
- * full cluster client with client election builds on these.)
+ * the connector's `resolve` option a reconnecting connector follows it across failovers.
+ * createCanalClient is the cluster client: discovery, client election, `for await` batches.
  */
 export {
   CanalConnector,
@@ -33,3 +33,15 @@ export {
   RunningServerDiscovery,
   runningServer,
 } from "./zk-discovery.js";
+export {
+  CanalClient,
+  createCanalClient,
+  defaultIdentity,
+  DEFAULT_CLIENT_BATCH_SIZE,
+  DEFAULT_CLIENT_SESSION_TIMEOUT_MS,
+  type CanalClientEvents,
+  type CanalClientOptions,
+  type CanalClientStatus,
+  type NextOptions,
+} from "./cluster-client.js";
+export type { ClientState } from "../machines/client.js";
