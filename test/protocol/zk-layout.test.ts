@@ -108,6 +108,11 @@ test("ClientRunningData is written byte for byte as §3.3 shows, both writes, an
   assert.equal(parseClientRunning(connected), { active: true, address: "10.0.0.5:51234", clientId: 1001 });
   assert.equal(parseClientRunning(new TextEncoder().encode(first)), { active: true, address: "10.0.0.5", clientId: 1001 });
   assert.equal(parseClientRunning('{"address":"10.0.0.5","clientId":1001}').active, true);
+  // canal-ts's identity key: last in alphabetical order, read back; absent from a Java client's node.
+  const withIdentity = formatClientRunning({ active: true, address: "10.0.0.5:51234", clientId: 1001, identity: "host-1/app" });
+  assert.is(withIdentity, '{"active":true,"address":"10.0.0.5:51234","clientId":1001,"identity":"host-1/app"}');
+  assert.is(parseClientRunning(withIdentity).identity, "host-1/app");
+  assert.is(parseClientRunning(connected).identity, undefined);
 });
 
 test("bad ClientRunningData is a CanalProtocolError naming the bytes and what was expected", () => {
