@@ -25,9 +25,10 @@ commands:
                   the live stream of every node's state transitions (see "canal-ts inspect --help")
   status [--nats URL] [--zk HOSTS]
                   per destination: the node running it, the standbys, the cursor, the lag
-  demo [--keep]   start ZooKeeper, MariaDB (ROW binlog) and NATS on free loopback ports,
-                  run a node on the binlog and tail it while sample rows are written,
-                  then stop everything (--keep: keep it all up until Ctrl-C)
+  demo [--keep]   start ZooKeeper and MariaDB (ROW binlog) on free loopback ports, two
+                  canal-ts nodes in cluster mode and a tail following the running node;
+                  write rows, kill -9 the running node, show the tail carry on at the
+                  other, then stop everything (--keep: keep it all up until Ctrl-C)
   chart [--machine NAME] [--format stately|json|mermaid|dot|svg] [--out DIR]
                   draw the state machines (see "canal-ts chart --help")
   help            this text`;
