@@ -21,7 +21,7 @@ import { CanalConfigError, CanalProtocolError } from "../../errors.js";
 import { type ColumnMetadata, MysqlType, SqlType } from "./column-types.js";
 import { type DecimalLayout, decimalLayout, writeDecimal } from "./decimal.js";
 import { int64ToString, uint64ToString } from "./int64.js";
-import { javaDoubleToString, javaFloatToString } from "./java-format.js";
+import { javaFloatToString, writeJavaDouble } from "./java-format.js";
 import { renderJsonBinary } from "./json-binary.js";
 import {
   TimestampFormatter,
@@ -340,7 +340,7 @@ export function renderColumnValue(reader: ColumnReader, buf: Buffer, offset: num
       out.ascii(javaFloatToString(buf.readFloatLE(offset)));
       break;
     case Kind.Double:
-      out.ascii(javaDoubleToString(buf.readDoubleLE(offset)));
+      writeJavaDouble(out, buf.readDoubleLE(offset));
       break;
     case Kind.Decimal:
       writeDecimal(out, buf, offset, reader.decimal!);

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { javaDoubleToString, javaFloatToString } from "../../../src/protocol/binlog/java-format.js";
+import { javaDoubleToString, javaFloatToString, writeJavaDouble } from "../../../src/protocol/binlog/java-format.js";
+import { ValueBytes } from "../../../src/protocol/binlog/value-bytes.js";
 
 const fixture = JSON.parse(readFileSync(new URL("../../fixtures/binlog/java-number-format.json", import.meta.url), "utf8")) as {
   double: { bits: string; jdk21: string }[];
@@ -33,6 +34,65 @@ test("Float.toString: shortest decimal for the float, not the double", () => {
 test("matches JDK 21+ output for every value in the fixture", () => {
   for (const { bits, jdk21 } of fixture.double) assert.is(javaDoubleToString(doubleOf(bits)), jdk21, `double ${bits}`);
   for (const { bits, jdk21 } of fixture.float) assert.is(javaFloatToString(floatOf(bits)), jdk21, `float ${bits}`);
+});
+
+/** writeJavaDouble's bytes as a string. */
+const out = new ValueBytes(64);
+function written(v: number): string {
+  out.reset();
+  out.pos = 3; // not at the start of the buffer
+  writeJavaDouble(out, v);
+  return out.scratch.toString("latin1", 3, out.pos);
+}
+
+/** mulberry32, so that every run checks the same values. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test("writeJavaDouble: the same bytes as javaDoubleToString, on the fixture and edge values", () => {
+  for (const { bits, jdk21 } of fixture.double) assert.is(written(doubleOf(bits)), jdk21, `double ${bits}`);
+  const bits = new DataView(new ArrayBuffer(8));
+  const step = (v: number, by: number) => (bits.setFloat64(0, v), bits.setBigInt64(0, bits.getBigInt64(0) + BigInt(by)), bits.getFloat64(0));
+  const edges = [0, 1e-3, 1e7, 1, 2, 0.5, 0.1, 0.2, 0.3, 0.1 + 0.2, 1.005, 2.5, 123456.789, 9999999, 9999999.999999998, 4194304.5, 1e-4, 1e21, NaN, Infinity, Number.MIN_VALUE];
+  for (const v of edges) {
+    for (const w of [v, -v, step(v, 1), step(v, -1), -step(v, 1)]) assert.is(written(w), javaDoubleToString(w), String(w));
+  }
+});
+
+test("writeJavaDouble: the same bytes as javaDoubleToString on 600k values (random, short decimals, dyadic, neighbours)", () => {
+  const random = prng(0xd0b1e);
+  const bits = new DataView(new ArrayBuffer(8));
+  const near = (v: number, by: number) => (bits.setFloat64(0, v), bits.setBigInt64(0, bits.getBigInt64(0) + BigInt(by)), bits.getFloat64(0));
+  const values: number[] = [];
+  for (let i = 0; i < 50_000; i++) {
+    const short = Math.round(random() * 1e5) / 1e3;
+    values.push(
+      random() * 1000, // the decode benchmark's DOUBLE column
+      -random() * 1e7,
+      Math.exp(Math.log(1e-3) + random() * Math.log(1e10)), // log-uniform over the plain range
+      Math.round(random() * 1e6) / 100,
+      Math.round(random() * 1e7) / 2 ** 11, // dyadic: ties between two last digits
+      Math.round(random() * 1e4) / 2 ** 20,
+      Math.floor(random() * 1e7),
+      short, near(short, 1), near(short, -1),
+    );
+    bits.setUint32(0, ((1013 + Math.floor(random() * 35)) << 20) | Math.floor(random() * 0x100000)); // any significand in range
+    bits.setUint32(4, Math.floor(random() * 2 ** 32));
+    values.push(bits.getFloat64(0));
+    bits.setUint32(4, 0);
+    values.push(bits.getFloat64(0));
+  }
+  for (const v of values) {
+    const want = javaDoubleToString(v);
+    if (written(v) !== want) assert.is(written(v), want, `${v}`);
+  }
 });
 
 test.run();
