@@ -146,7 +146,10 @@ export class Destination implements ServedDestination {
   async subscribe(clientId: number, filter: string): Promise<void> {
     const known = this.cursors.get(clientId);
     const first = this.store.firstPosition();
-    const cursor = known?.cursor ?? (first ? this.logPosition(first) : undefined);
+    // With nothing in the store yet, the cursor is where the source reads now (Canal leaves it
+    // empty, and a node taking over after a crash would then start at the end of the binlog,
+    // losing what was written in between for this client).
+    const cursor = known?.cursor ?? (first ? this.logPosition(first) : this.readingAt());
     // A blank filter changes nothing, and does not clear a persisted one (§7.3).
     const kept = filter.trim() !== "" ? filter : known?.filter;
     if (filter.trim() !== "") this.source?.setFilter(filter);
@@ -196,6 +199,14 @@ export class Destination implements ServedDestination {
       blocked: this.pending.length > 0,
       cursors: this.cursors.list(),
     };
+  }
+
+  /** The source's resume point as a cursor: the next event it reads (no event there yet, so no time or server id). */
+  private readingAt(): LogPosition | undefined {
+    const at = this.source?.position;
+    if (at === undefined) return undefined;
+    const { host, port } = this.options.config.source;
+    return { sourceAddress: { address: host, port }, journalName: at.file, position: at.position, gtid: "", included: false };
   }
 
   private logPosition(position: BinlogPosition): LogPosition {

@@ -95,6 +95,28 @@ test("rows arrive in commit order; acked cursors go to meta.dat in Canal's JSON;
   });
 });
 
+test("a client that subscribed before any row and acked nothing loses nothing after a restart: its first cursor is where the source read", async () => {
+  await withDatabase(async (db, sql, dataDir) => {
+    const first = await Destination.start({ config: destinationConfig(db, dataDir), cursors: await CursorFile.open(dataDir, "example") });
+    try {
+      await first.subscribe(CLIENT, "");
+      assert.ok(first.store.firstPosition() === undefined, "subscribed while the store was empty");
+      await insert(sql, 0, 10);
+      assert.equal(await receive(first, 10, false), Array.from({ length: 10 }, (_, i) => i), "received, never acked");
+    } finally {
+      await first.stop();
+    }
+    await insert(sql, 10, 10);
+    const second = await Destination.start({ config: destinationConfig(db, dataDir), cursors: await CursorFile.open(dataDir, "example") });
+    try {
+      assert.is(second.startPosition().from, "cursor", "not the end of the binlog");
+      assert.equal(await receive(second, 20, true), Array.from({ length: 20 }, (_, i) => i), "every row, the unacked ones again");
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
 test("a client that never acks: the store stays within its bound while the database writes, and nothing is lost", async () => {
   await withDatabase(async (db, sql, dataDir) => {
     // 64 entries at most: each 10-row insert is one rows entry (+ the annotation and commit entries).
