@@ -5,6 +5,7 @@
  *   renderChart("instance", "mermaid")   // text
  */
 import type { AnyStateMachine } from "xstate";
+import { clientMachine } from "../machines/client.js";
 import { instanceMachine } from "../machines/instance.js";
 import { sessionMachine } from "../machines/session.js";
 import { zkSessionMachine } from "../machines/zk-session.js";
@@ -23,6 +24,7 @@ export const MACHINES: Readonly<Record<string, AnyStateMachine>> = {
   instance: instanceMachine,
   "zk-session": zkSessionMachine,
   session: sessionMachine,
+  client: clientMachine,
 };
 
 export const TEXT_FORMATS = ["stately", "json", "mermaid", "dot"] as const;

@@ -9,6 +9,8 @@ import type { AnyStateMachine } from "xstate";
 import { instanceMachine } from "../../src/machines/instance.js";
 import { sessionMachine } from "../../src/machines/session.js";
 import { zkSessionMachine } from "../../src/machines/zk-session.js";
+import { clientMachine } from "../../src/machines/client.js";
+import { CanalConnectionError, CanalError } from "../../src/errors.js";
 import { walk, type ModelSpec } from "./model.js";
 
 const ADDRESS = "127.0.0.1:11111";
@@ -83,6 +85,46 @@ const specs: ModelSpec[] = [
     contextKey: ({ subscriptions, pending, close }) => [subscriptions, pending, close === undefined],
   },
 ];
+
+const CLIENT_ID = { destination: "example", clientId: 1001, identity: "host-a" };
+const failures = [new CanalConnectionError("connection refused"), new CanalError("auth failed")];
+specs.push({
+  name: "client",
+  machine: clientMachine,
+  input: CLIENT_ID,
+  samples: {
+    "ZK.LIVE": [
+      { type: "ZK.LIVE", sessionId: "s1" },
+      { type: "ZK.LIVE", sessionId: "s2" },
+    ],
+    "CLIENT.HELD": [
+      { type: "CLIENT.HELD", address: "10.0.0.5:5001", ours: true, active: true },
+      { type: "CLIENT.HELD", address: "10.0.0.5:5001", ours: true, active: false },
+      { type: "CLIENT.HELD", address: "10.0.0.6:5002", ours: false, active: true },
+    ],
+    "SERVER.MOVED": [{ type: "SERVER.MOVED", address: "10.0.0.9:11111" }],
+    "CONNECTION.LOST": [{ type: "CONNECTION.LOST", connection: 1, error: failures[0] }],
+    "BATCH.ACK": [{ type: "BATCH.ACK", batchId: 5, connection: 1 }],
+    "BATCH.ROLLBACK": [{ type: "BATCH.ROLLBACK", batchId: 5, connection: 1 }],
+  },
+  outputs: {
+    claimClient: [
+      { won: true },
+      { won: false, address: "10.0.0.6", identity: "host-b", owner: "s9", version: 0 },
+      { won: false, address: "10.0.0.5", identity: "host-a", owner: "s0", version: 1 },
+    ],
+    discover: [{ address: "127.0.0.1:11111" }],
+    connect: [{ connection: 1, local: "127.0.0.1:5001" }],
+    fetch: [
+      { batchId: 5, empty: false },
+      { batchId: -1, empty: true },
+    ],
+  },
+  errors: { discover: failures, connect: failures, subscribe: failures, fetch: failures, announce: failures, claimClient: failures },
+  contextKey: ({ session, sessionId, firstElection, batch, wanted, pastSessions }) => [
+    session, sessionId, firstElection, batch !== undefined, wanted, (pastSessions as string[]).length > 0,
+  ],
+});
 
 for (const spec of specs) {
   test(`${spec.name}: the model walks take every transition of the chart`, () => {

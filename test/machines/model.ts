@@ -18,6 +18,8 @@ export interface ModelSpec {
   samples: Record<string, AnyEventObject[]>;
   /** Outputs of an invoked actor's completion, by actor src; default one `undefined`. */
   outputs?: Record<string, unknown[]>;
+  /** Errors an invoked actor fails with, by actor src; default one plain Error. */
+  errors?: Record<string, unknown[]>;
   /** The part of the context that decides behaviour (counters left out, so walks end). */
   contextKey(context: Record<string, unknown>): unknown;
 }
@@ -37,7 +39,7 @@ export function eventsFor(spec: ModelSpec, snapshot: AnyMachineSnapshot): AnyEve
       if (settled) {
         const src = node.invoke.find((i) => i.id === settled[2])?.src;
         const name = typeof src === "string" ? src : settled[2]!;
-        if (settled[1] === "error") events.push({ type, error: new Error(`${name} failed`) });
+        if (settled[1] === "error") for (const error of spec.errors?.[name] ?? [new Error(`${name} failed`)]) events.push({ type, error });
         else for (const output of spec.outputs?.[name] ?? [undefined]) events.push({ type, output });
       } else events.push(...(spec.samples[type] ?? [{ type }]));
     }
