@@ -34,6 +34,8 @@ function block(state: ChartState, depth: number, lines: string[], byParent: Map<
       lines.push(`${pad}}`);
     } else if (i === 0) inner(state, depth, lines, byParent);
   });
+  // Transitions out of the regions themselves belong to the parallel state.
+  if (state.type === "parallel") for (const line of byParent.get(state.id) ?? []) lines.push(`${pad}${line}`);
 }
 
 function inner(state: ChartState, depth: number, lines: string[], byParent: Map<string, string[]>): void {
