@@ -56,7 +56,8 @@ export async function startNode(spec: NodeSpec): Promise<RunningNode> {
       ...(spec.nodeArgs ?? []),
       spec.script,
       "server",
-      ...["--source", spec.source, "--destination", DESTINATION, "--bind", LOOPBACK, "--port", String(port)],
+      // No metrics port: the bench's node must not collide with a node already on the default one.
+      ...["--source", spec.source, "--destination", DESTINATION, "--bind", LOOPBACK, "--port", String(port), "--metrics-port", "0"],
       ...["--data-dir", join(dir, "data"), "--start", `${spec.file}:4`, "--server-id", String(spec.serverId)],
     ],
     logFile,

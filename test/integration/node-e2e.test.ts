@@ -27,7 +27,7 @@ interface Node {
 async function startNode(db: MariaDBServer, dataDir: string, port: number, start: string): Promise<Node> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "src/cli/main.ts", "server", "--source", db.uri(), "--destination", "example", "--bind", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--filter", "shop\\..*", "--start", start],
+    ["--import", "tsx", "src/cli/main.ts", "server", "--source", db.uri(), "--destination", "example", "--bind", "127.0.0.1", "--port", String(port), "--metrics-port", "0", "--data-dir", dataDir, "--filter", "shop\\..*", "--start", start],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   let log = "";
