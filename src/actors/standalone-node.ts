@@ -11,6 +11,7 @@ import { CursorFile } from "./cursor-file.js";
 import { Destination } from "./destination.js";
 import { startSink } from "./sink/index.js";
 import { sessionDescription, sourceStatusRecorder, standaloneAdmin } from "./nats/admin.js";
+import { Inspector } from "./nats/inspector.js";
 import { NatsLink } from "./nats/link.js";
 import type { DestinationHost } from "./session-requests.js";
 
@@ -30,6 +31,8 @@ export class StandaloneNode {
     readonly destinations: Map<string, Destination>,
     /** Inspection and the control plane, when config.nats is set (src/actors/nats). */
     readonly nats: NatsLink | undefined,
+    /** Every transition of the node's machines: NATS's when set, else one for live listeners only (/charts). */
+    readonly inspector: Inspector,
   ) {
     this.configured = [...destinations.keys()];
   }
@@ -42,9 +45,10 @@ export class StandaloneNode {
     }
     const destinations = new Map<string, Destination>();
     const nats = config.nats === undefined ? undefined : NatsLink.start({ servers: config.nats.servers, node: config.nodeId, log });
+    const inspector = nats?.inspector ?? new Inspector({ node: config.nodeId, queue: false });
     try {
       for (const dc of config.destinations) {
-        const recordSource = nats === undefined ? undefined : sourceStatusRecorder(nats.inspector, dc.name);
+        const recordSource = sourceStatusRecorder(inspector, dc.name);
         const destination = await Destination.start({
           config: dc,
           cursors: await CursorFile.open(config.dataDir, dc.name),
@@ -54,7 +58,7 @@ export class StandaloneNode {
           },
           onStatus: (status) => {
             log({ level: "info", msg: `source ${status.type}`, fields: { destination: dc.name, ...status } });
-            recordSource?.(status);
+            recordSource(status);
           },
         });
         destinations.set(dc.name, destination);
@@ -71,10 +75,10 @@ export class StandaloneNode {
         passwordHash: config.passwordHash,
         destinations: host,
         log,
-        inspect: nats === undefined ? undefined : (id, remote) => nats.inspector.observe(sessionDescription(id, remote)),
+        inspect: (id, remote) => inspector.observe(sessionDescription(id, remote)),
       });
       log({ level: "info", msg: "node ready", fields: { destinations: [...destinations.keys()] } });
-      const node = new StandaloneNode(server, destinations, nats);
+      const node = new StandaloneNode(server, destinations, nats, inspector);
       nats?.serve(standaloneAdmin(node, `${config.bind}:${server.port}`));
       return node;
     } catch (err) {

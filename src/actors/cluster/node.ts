@@ -21,6 +21,7 @@ import type { SessionView } from "../../machines/zk-session.js";
 import { clusterNodePath, clusterPath, destinationClusterNodePath, destinationsPath, serverAddress } from "../../protocol/zk-layout.js";
 import { CanalServer, type ServerLog } from "../canal-server.js";
 import { clusterAdmin, instanceDescription, sessionDescription, sourceStatusRecorder, zkSessionDescription } from "../nats/admin.js";
+import { Inspector } from "../nats/inspector.js";
 import { NatsLink } from "../nats/link.js";
 import type { DestinationHost } from "../session-requests.js";
 import { ZooKeeperError } from "../zk/session-client.js";
@@ -53,6 +54,8 @@ export class ClusterNode {
     private readonly config: NodeConfig,
     /** Inspection and the control plane, when config.nats is set (src/actors/nats). */
     readonly nats: NatsLink | undefined,
+    /** Every transition of the node's machines: NATS's when set, else one for live listeners only (/charts). */
+    readonly inspector: Inspector,
   ) {
     this.balancer = setInterval(() => void this.balance(), BALANCE_INTERVAL_MS);
     this.balancer.unref();
@@ -63,6 +66,7 @@ export class ClusterNode {
     if (zkConfig === undefined) throw new Error("ClusterNode needs a zookeeper configuration");
     const address = serverAddress(resolveRegisterIp(config), config.port);
     const nats = config.nats === undefined ? undefined : NatsLink.start({ servers: config.nats.servers, node: config.nodeId, log });
+    const inspector = nats?.inspector ?? new Inspector({ node: config.nodeId, queue: false });
     const instances = new Map<string, ClusterInstance>();
     // Sessions of a destination that stopped running here are closed; the server opens last.
     let server: CanalServer | undefined;
@@ -76,7 +80,7 @@ export class ClusterNode {
         for (const instance of instances.values()) instance.session(view);
       },
       onLoss: (reason) => log({ level: "warn", msg: "zookeeper session lost", fields: { reason } }),
-      inspect: nats?.inspector.observe(zkSessionDescription),
+      inspect: inspector.observe(zkSessionDescription),
     });
     for (const dc of config.destinations) {
       instances.set(
@@ -92,8 +96,8 @@ export class ClusterNode {
             const closed = server?.closeSessionsOf(name) ?? 0;
             if (closed > 0) log({ level: "info", msg: "closed the sessions of a destination that no longer runs here", fields: { destination: name, sessions: closed } });
           },
-          inspect: nats?.inspector.observe(instanceDescription(dc.name)),
-          onSourceStatus: nats === undefined ? undefined : sourceStatusRecorder(nats.inspector, dc.name),
+          inspect: inspector.observe(instanceDescription(dc.name)),
+          onSourceStatus: sourceStatusRecorder(inspector, dc.name),
         }),
       );
     }
@@ -114,10 +118,10 @@ export class ClusterNode {
         destinations: host,
         log,
         ackDrainMs: ACK_DRAIN_MS,
-        inspect: nats === undefined ? undefined : (id, remote) => nats.inspector.observe(sessionDescription(id, remote)),
+        inspect: (id, remote) => inspector.observe(sessionDescription(id, remote)),
       });
       log({ level: "info", msg: "node ready", fields: { address, destinations: [...instances.keys()] } });
-      const node = new ClusterNode(server, zk, instances, address, log, config, nats);
+      const node = new ClusterNode(server, zk, instances, address, log, config, nats, inspector);
       nats?.serve(clusterAdmin(node));
       return node;
     } catch (err) {

@@ -37,6 +37,7 @@ export function sessionDescription(id: number, remote: string): ActorDescription
     actor: `session-${id}`,
     destination: (c) => c.subscriptions[0]?.split("/")[0] ?? NODE_LEVEL,
     fields: (c) => ({ remote, subscriptions: c.subscriptions }),
+    transient: true,
   };
 }
 

@@ -9,6 +9,11 @@
  * things are now; the per-boot `seq` of every document is taken before queueing, so a
  * subscriber sees each drop as a gap. Draining the ring to NATS is the owner's job (NatsLink),
  * outside the actor's own call stack.
+ *
+ * Every node has one, with or without NATS: live listeners (the HTTP port's /charts/events)
+ * get each document as it is recorded, and `current()` is the last document of every actor,
+ * the picture a new listener starts from. Without NATS there is no ring (`queue: false`):
+ * nobody would drain it, so it would only count drops.
  */
 import { randomUUID } from "node:crypto";
 import type { AnyActorRef, InspectionEvent, Observer } from "xstate";
@@ -26,7 +31,15 @@ export interface ActorDescription<C = never> {
   destination: string | ((context: C) => string);
   /** The few context fields worth publishing; a change of them alone is published too. */
   fields(context: C): Record<string, unknown>;
+  /**
+   * Forgotten by `current()` once its machine is done (a TCP session that closed): such actors
+   * come and go, and the picture must not grow with every connection the node ever had.
+   */
+  transient?: boolean;
 }
+
+/** Hears every document as it is recorded, inside the actor's transition: it must only queue. */
+export type InspectionListener = (doc: TransitionDoc) => void;
 
 export interface InspectorOptions {
   node: string;
@@ -34,9 +47,16 @@ export interface InspectorOptions {
   queueLimit?: number;
   /** Something was queued: the owner schedules a drain. */
   onQueued?(): void;
+  /** false: keep no ring (no NATS to drain it); listeners and current() only. Default true. */
+  queue?: boolean;
 }
 
 const DEFAULT_QUEUE_LIMIT = 256;
+/**
+ * Most actors current() remembers. Sessions are forgotten when they close; this bounds the
+ * picture even if some actor never reaches its final state (the least recently changed goes).
+ */
+const CURRENT_LIMIT = 4096;
 
 /** A machine's state value as one word: `standby.waiting`, `open.(a.x,b.y)` for parallel regions. */
 export function stateString(value: unknown): string {
@@ -53,7 +73,10 @@ export class Inspector {
   readonly node: string;
   readonly boot: string;
   readonly queueLimit: number;
-  private readonly ring: (TransitionDoc | undefined)[];
+  private readonly ring: (TransitionDoc | undefined)[] | undefined;
+  /** Last document per actor, least recently changed first (Map order: changed ones are re-inserted). */
+  private readonly latest = new Map<string, TransitionDoc>();
+  private readonly listeners = new Set<InspectionListener>();
   private head = 0;
   private size = 0;
   private seq = 0;
@@ -65,7 +88,23 @@ export class Inspector {
     this.boot = randomUUID().slice(0, 8);
     this.queueLimit = options.queueLimit ?? DEFAULT_QUEUE_LIMIT;
     if (!Number.isInteger(this.queueLimit) || this.queueLimit < 1) throw new CanalConfigError(`inspection queueLimit ${this.queueLimit}: expected an integer ≥ 1`);
-    this.ring = new Array(this.queueLimit);
+    this.ring = options.queue === false ? undefined : new Array(this.queueLimit);
+  }
+
+  /** Hears every document from now on; returns the call that stops it. */
+  listen(listener: InspectionListener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  /** The last document of every actor still alive (and of the source), oldest change first. */
+  current(): TransitionDoc[] {
+    return [...this.latest.values()];
+  }
+
+  /** The `seq` of the last document: a listener applies only later ones over current(). */
+  get lastSeq(): number {
+    return this.seq;
   }
 
   get recorded(): number {
@@ -97,13 +136,23 @@ export class Inspector {
       const from = lastState;
       lastState = to;
       lastFields = fieldsJson;
+      const fixed = typeof description.destination === "string";
       const destination = typeof description.destination === "string" ? description.destination : description.destination(snapshot.context);
-      this.record({ destination, actor: description.actor, from, to, event: event.event.type, fields });
+      // An actor whose destination follows its context (a session) is one actor wherever it is filed.
+      const key = fixed ? `${destination}/${description.actor}` : description.actor;
+      const gone = description.transient === true && snapshot.status !== undefined && snapshot.status !== "active";
+      this.record({ destination, actor: description.actor, from, to, event: event.event.type, fields }, { key, gone });
     };
   }
 
-  /** A transition of something that is not a machine (the binlog source's status). */
-  record(t: { destination: string; actor: string; from: string | null; to: string; event: string; fields: Record<string, unknown> }): void {
+  /**
+   * A transition of something that is not a machine (the binlog source's status). `as.key`
+   * names the actor in current() (default `<destination>/<actor>`); `as.gone` forgets it there.
+   */
+  record(
+    t: { destination: string; actor: string; from: string | null; to: string; event: string; fields: Record<string, unknown> },
+    as: { key?: string; gone?: boolean } = {},
+  ): void {
     const doc: TransitionDoc = {
       v: 1,
       node: this.node,
@@ -117,13 +166,28 @@ export class Inspector {
       event: t.event,
       fields: t.fields,
     };
+    const key = as.key ?? `${doc.destination}/${doc.actor}`;
+    this.latest.delete(key);
+    if (as.gone !== true) {
+      this.latest.set(key, doc);
+      if (this.latest.size > CURRENT_LIMIT) this.latest.delete(this.latest.keys().next().value!);
+    }
+    for (const listener of this.listeners) {
+      try {
+        listener(doc);
+      } catch {
+        // A listener's failure is its own (it drops its client); the actor's transition goes on.
+      }
+    }
+    const ring = this.ring;
+    if (ring === undefined) return;
     if (this.size === this.queueLimit) {
       // Full: the oldest goes, so what is published after an outage is the latest picture.
       this.head = (this.head + 1) % this.queueLimit;
       this.size--;
       this.dropped++;
     }
-    this.ring[(this.head + this.size) % this.queueLimit] = doc;
+    ring[(this.head + this.size) % this.queueLimit] = doc;
     this.size++;
     this.options.onQueued?.();
   }
@@ -131,9 +195,11 @@ export class Inspector {
   /** Takes up to `max` documents, oldest first. */
   take(max: number): TransitionDoc[] {
     const out: TransitionDoc[] = [];
+    const ring = this.ring;
+    if (ring === undefined) return out;
     while (this.size > 0 && out.length < max) {
-      out.push(this.ring[this.head]!);
-      this.ring[this.head] = undefined;
+      out.push(ring[this.head]!);
+      ring[this.head] = undefined;
       this.head = (this.head + 1) % this.queueLimit;
       this.size--;
     }

@@ -6,13 +6,18 @@
  *   GET /readyz   200 when the node does what it should: its ZooKeeper session is live and every
  *                 destination runs here or stands by while another node runs it (standalone:
  *                 every destination runs); 503 otherwise. The JSON body says why, per destination.
+ *   GET /charts   the live view of the node's machines (./charts-page.ts), with /charts/state
+ *                 (JSON) and /charts/events (server-sent events of every transition)
  *
  * It opens before the node starts (so a probe sees "not ready" rather than a refused
  * connection) and closes after it stopped.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { CanalConfigError } from "../../errors.js";
+import type { Inspector } from "../nats/inspector.js";
 import type { ServerLog } from "../session.js";
+import { chartsPage, chartState, readCharts } from "./charts-page.js";
+import { LiveFeed } from "./live-feed.js";
 import type { NodeMetrics } from "./metrics.js";
 import type { NodeView } from "./node-view.js";
 
@@ -46,6 +51,8 @@ export interface OpsHttpOptions {
 
 export class OpsHttpServer {
   private view: NodeView | undefined;
+  private inspector: Inspector | undefined;
+  private readonly feed = new LiveFeed();
 
   private constructor(
     private readonly server: Server,
@@ -66,7 +73,7 @@ export class OpsHttpServer {
     server.on("error", (err) => options.log({ level: "error", msg: "metrics server socket error", fields: { error: err } }));
     // Keep-alive scrapers must not hold the node's stop.
     server.keepAliveTimeout = 5000;
-    options.log({ level: "info", msg: "metrics listening", fields: { host: options.host, port: ops.port, paths: ["/metrics", "/healthz", "/readyz"] } });
+    options.log({ level: "info", msg: "metrics listening", fields: { host: options.host, port: ops.port, paths: ["/metrics", "/healthz", "/readyz", "/charts"] } });
     return ops;
   }
 
@@ -79,7 +86,19 @@ export class OpsHttpServer {
     this.view = view;
   }
 
+  /** The node's inspection, for the live charts; until then /charts/state and /charts/events answer 503. */
+  attachInspector(inspector: Inspector): void {
+    this.inspector = inspector;
+    this.feed.attach(inspector);
+  }
+
+  get liveFeed(): LiveFeed {
+    return this.feed;
+  }
+
   async close(): Promise<void> {
+    // Event streams never end by themselves: end them, or close() would wait for the browsers.
+    this.feed.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -96,7 +115,24 @@ export class OpsHttpServer {
         const r = readiness(this.view);
         return reply(res, r.ready ? 200 : 503, "application/json", `${JSON.stringify(r)}\n`);
       }
-      reply(res, 404, "text/plain", `no ${path}; expected /metrics, /healthz or /readyz\n`);
+      if (path === "/charts") {
+        const inspector = this.inspector;
+        const node = inspector?.node ?? "(starting)";
+        let charts: Awaited<ReturnType<typeof readCharts>>;
+        try {
+          charts = await readCharts();
+        } catch (err) {
+          if (err instanceof CanalConfigError) return reply(res, 404, "text/plain", `${err.message}\n`);
+          throw err;
+        }
+        return reply(res, 200, "text/html; charset=utf-8", chartsPage(node, charts));
+      }
+      if (path === "/charts/state") {
+        if (this.inspector === undefined) return reply(res, 503, "text/plain", "the node is starting: no inspection yet; expected it within seconds\n");
+        return reply(res, 200, "application/json", `${JSON.stringify(chartState(this.inspector, this.view))}\n`);
+      }
+      if (path === "/charts/events") return this.feed.serve(res);
+      reply(res, 404, "text/plain", `no ${path}; expected /metrics, /healthz, /readyz, /charts, /charts/state or /charts/events\n`);
     } catch (err) {
       this.options.log({ level: "error", msg: "metrics request failed", fields: { path, error: err instanceof Error ? err : String(err) } });
       if (!res.headersSent) reply(res, 500, "text/plain", "metrics failed\n");

@@ -1,5 +1,5 @@
 /**
- * Operations of one node: its metrics, its HTTP port (/metrics, /healthz, /readyz) and a watch
+ * Operations of one node: its metrics, its HTTP port (/metrics, /healthz, /readyz, /charts) and a watch
  * that logs what an operator must hear about even without a dashboard: a destination that comes
  * up here and how long it took, a source that stalls, and clients so slow to ack that the store
  * filled and reading the binlog paused. One line per change of condition, not per tick.
@@ -59,6 +59,7 @@ export class NodeOps {
 
   attachStandalone(node: StandaloneNode, failed: ReadonlySet<string>): void {
     this.attach(standaloneView(node, failed));
+    this.http?.attachInspector(node.inspector);
   }
 
   /**
@@ -67,6 +68,7 @@ export class NodeOps {
    */
   attachCluster(node: ClusterNode): void {
     this.attach(clusterView(node));
+    this.http?.attachInspector(node.inspector);
     for (const instance of node.instances.values()) {
       const feed = () => {
         const snapshot = instance.actor.getSnapshot();
