@@ -93,6 +93,8 @@ async function tour({ zk, db, keep, log, out, signal, cleanup }: TourContext): P
   for (const start of starts) cleanup.push(async () => (await start).stop());
   const nodes: CanalNode[] = await Promise.all(starts);
   for (const node of nodes) log(`canal-ts node ${node.nodeId} up on ${node.address} (metrics http://127.0.0.1:${node.metricsPort}/metrics), pid ${node.pid}`);
+  // Open one in a browser before the kill below to watch the standby's instance take over.
+  log(`live state charts: ${nodes.map((n) => `node ${n.nodeId} http://127.0.0.1:${n.metricsPort}/charts`).join(", ")}`);
   const nameOf = (address: string) => nodes.find((n) => n.address === address)?.nodeId ?? address;
 
   const discovery = await RunningServerDiscovery.connect(zk.connectString);
@@ -141,7 +143,7 @@ async function tour({ zk, db, keep, log, out, signal, cleanup }: TourContext): P
 
   if (keep) {
     log(`everything stays up. Write rows and watch them arrive: mariadb -h${db.host} -P${db.port} -u${db.user} ${db.password === "" ? "" : `-p${db.password} `}shop`);
-    log(`node ${survivor.nodeId} metrics: curl http://127.0.0.1:${survivor.metricsPort}/metrics (and /readyz); its log: ${survivor.logFile}. Ctrl-C stops everything.`);
+    log(`node ${survivor.nodeId} metrics: curl http://127.0.0.1:${survivor.metricsPort}/metrics (and /readyz), live charts http://127.0.0.1:${survivor.metricsPort}/charts; its log: ${survivor.logFile}. Ctrl-C stops everything.`);
     if (!signal.aborted) await once(signal, "abort");
   }
 }

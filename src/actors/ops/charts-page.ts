@@ -162,7 +162,7 @@ h2 { font-size: 1.1em; margin: 1.2em 0 0.4em; }
 .chart g.node.current > path, .chart g.node.current > polygon, .chart g.node.current > ellipse { stroke: #d00; stroke-width: 3; fill: #ffe3e3; }
 .chart g.node.current > text { font-weight: bold; fill: #900; }
 .chart g.cluster.current > path, .chart g.cluster.current > polygon { stroke: #d00; stroke-width: 2; fill: #fff6f6; }
-.sessions-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 1em; }
+.sessions-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(720px, 1fr)); gap: 1em; }
 table { border-collapse: collapse; }
 td, th { padding: 0.2em 0.8em; border-bottom: 1px solid #eee; text-align: left; }
 `;
@@ -175,7 +175,7 @@ td, th { padding: 0.2em 0.8em; border-bottom: 1px solid #eee; text-align: left; 
 const PAGE_SCRIPT = `
 "use strict";
 const SESSION_CHARTS = 4;
-let boot = null, seq = 0, buffer = null, mode = "starting", destinations = [];
+let boot = null, seq = 0, buffer = null, mode = "starting", address = null, destinations = [];
 const actors = new Map();
 const $ = (id) => document.getElementById(id);
 const keyOf = (d) => d.actor.startsWith("session-") ? d.actor : d.destination + "/" + d.actor;
@@ -233,9 +233,9 @@ function destinationSection(name) {
   if (section) return section;
   section = document.createElement("section");
   section.dataset.destination = name;
-  section.appendChild(text("h2", "destination " + name));
+  section.appendChild(text("h2", "destination \u201c" + name + "\u201d"));
   const line = document.createElement("p");
-  line.append("instance ", text("span", "…", "state instance-state"), " ", text("span", "", "muted owner"), " · source ", text("span", "…", "state source-state"));
+  line.append("instance ", text("span", "…", "state instance-state"), " ", text("span", "", "muted owner"), " · source ", text("span", "…", "source-state"));
   section.appendChild(line);
   $("destinations").appendChild(section);
   return section;
@@ -252,7 +252,7 @@ function render() {
     const source = actors.get(name + "/source");
     section.querySelector(".instance-state").textContent = instance ? instance.to : (mode === "standalone" ? "none (standalone: no instance machine)" : "…");
     const owner = instance && instance.fields && instance.fields.owner;
-    section.querySelector(".owner").textContent = owner ? "running on " + owner : "";
+    section.querySelector(".owner").textContent = owner ? (owner === address ? "running here (" + owner + ")" : "running on " + owner) : "";
     section.querySelector(".source-state").textContent = source ? source.to : "not connected here";
     let c = section.querySelector(".chart");
     if (instance) {
@@ -324,7 +324,7 @@ async function restart() {
     if (!res.ok) throw new Error(await res.text());
     const state = await res.json();
     boot = { node: state.node, boot: state.boot };
-    seq = state.seq; mode = state.mode;
+    seq = state.seq; mode = state.mode; address = state.address || null;
     destinations = state.destinations.map((d) => d.name);
     actors.clear();
     for (const d of state.actors) actors.set(keyOf(d), d);
