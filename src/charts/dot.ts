@@ -40,8 +40,11 @@ const escape = (text: string) => text.replace(/\\/g, "\\\\").replace(/"/g, '\\"'
 function body(state: ChartState, depth: number, lines: string[], compound: Set<string>): void {
   const pad = "  ".repeat(depth);
   if (state.initial !== undefined) {
+    const initial = state.children.find((c) => c.id === state.initial);
+    // An initial state that is compound is entered at its border (its anchor), like any transition.
+    const into = initial !== undefined && initial.children.length > 0 ? `"${anchor(initial.id)}" [lhead="${cluster(initial.id)}"]` : `"${state.initial}"`;
     lines.push(`${pad}"${initialDot(state.id)}" [shape=point, width=0.12, label=""];`);
-    lines.push(`${pad}"${initialDot(state.id)}" -> "${state.initial}";`);
+    lines.push(`${pad}"${initialDot(state.id)}" -> ${into};`);
   }
   for (const child of state.children) {
     if (child.children.length > 0) {
