@@ -30,8 +30,12 @@ async function withZooKeeper(fn: (zk: ZooKeeperServer) => Promise<void>): Promis
   }
 }
 
-/** Connects and records every session event. */
-async function session(connectString: string, sessionTimeoutMs = 2000, extra: { operationTimeoutMs?: number } = {}) {
+/**
+ * Connects and records every session event. 10 s sessions unless a test is about timing: a short
+ * one lets the dead-connection detector (2/3 of it without a byte) drop a healthy connection
+ * when a loaded machine stalls the ZooKeeper JVM.
+ */
+async function session(connectString: string, sessionTimeoutMs = 10_000, extra: { operationTimeoutMs?: number } = {}) {
   const events: ZkSessionEvent[] = [];
   const client = await ZkSessionClient.connect({ connectString, sessionTimeoutMs, ...extra, onEvent: (e) => events.push(e) });
   return { client, events };
