@@ -12,7 +12,10 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ZkSessionClient } from "../../src/actors/zk/session-client.js";
 import { clientRunningPath, parseClientRunning } from "../../src/protocol/zk-layout.js";
-import { startMariaDB, startZooKeeper, type MariaDBServer, type ZooKeeperServer } from "../../src/testkit/index.js";
+import { startMariaDB, startZooKeeperEnsemble, type MariaDBServer } from "../../src/testkit/index.js";
+
+/** What the tests need of ZooKeeper: a 3-member ensemble, as the issue asks. */
+type ZooKeeperServer = { connectString: string };
 import { SequenceChecker } from "../../src/testkit/sequence-check.js";
 import { startSequenceLoad, type SequenceLoad } from "../../src/testkit/sequence-load.js";
 import { assertDelivered, checkClientProcesses, ClientProcess, eventually, startNode } from "./cluster-kit.js";
@@ -33,7 +36,7 @@ function clientOptions(zk: ZooKeeperServer, identity: string, more: Record<strin
 }
 
 async function withCluster(run: (zkServer: ZooKeeperServer, db: MariaDBServer, zk: ZkSessionClient) => Promise<void>): Promise<void> {
-  await using zkServer = await startZooKeeper();
+  await using zkServer = await startZooKeeperEnsemble();
   await using db = await startMariaDB();
   const zk = await ZkSessionClient.connect({ connectString: zkServer.connectString, sessionTimeoutMs: 10_000 });
   await using node = await startNode("a", zkServer.connectString, db, DESTINATION);

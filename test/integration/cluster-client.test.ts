@@ -10,7 +10,7 @@ import * as assert from "uvu/assert";
 import { ZkSessionClient } from "../../src/actors/zk/session-client.js";
 import { createCanalClient } from "../../src/client/cluster-client.js";
 import { clientRunningPath, parseClientRunning } from "../../src/protocol/zk-layout.js";
-import { startMariaDB, startZooKeeper } from "../../src/testkit/index.js";
+import { startMariaDB, startZooKeeper, startZooKeeperEnsemble } from "../../src/testkit/index.js";
 import { SequenceChecker } from "../../src/testkit/sequence-check.js";
 import { startSequenceLoad, type SequenceLoad } from "../../src/testkit/sequence-load.js";
 import { parseTailArgs, runTail } from "../../src/cli/tail.js";
@@ -20,7 +20,7 @@ const DESTINATION = "seq";
 const FAST = { initialDelayMs: 20, maxDelayMs: 200 };
 
 test("a cluster client keeps consuming across kill -9 and SIGTERM failovers: every row, in order, repeats only of unacked batches", async () => {
-  await using zkServer = await startZooKeeper();
+  await using zkServer = await startZooKeeperEnsemble();
   await using db = await startMariaDB();
   const zk = await ZkSessionClient.connect({ connectString: zkServer.connectString, sessionTimeoutMs: 10_000 });
   const nodes = [await startNode("a", zkServer.connectString, db, DESTINATION), await startNode("b", zkServer.connectString, db, DESTINATION)];
