@@ -14,7 +14,7 @@
 import type { BinlogPosition, EventStore } from "./event-store.js";
 import { CanalServerError } from "../errors.js";
 import type { BatchInput, GetInput, Identity, ServedBatch, SubscribeInput } from "../machines/session.js";
-import { encodeGetReplyFrame } from "../protocol/messages/messages.js";
+import { encodeGetReplyFrame, encodeRawMessagesFrameParts } from "../protocol/messages/messages.js";
 
 /** The store calls a session makes; an EventStore satisfies it. */
 export type SessionStore = Pick<EventStore, "get" | "ack" | "rollback">;
@@ -72,11 +72,12 @@ export class NotSubscribedError extends CanalServerError {
 const EMPTY_REPLY_FRAME = encodeGetReplyFrame(-1, []);
 
 /**
- * Writes a frame for the session; resolves once the socket accepted it without exceeding its
- * buffer, or after 'drain' (so the next GET is not served into a full socket). Resolves early
- * when `signal` aborts (the session is closing).
+ * Writes a frame for the session, given whole or as parts written back to back (a gather
+ * write: the batch's stored entry buffers as they are); resolves once the socket accepted it
+ * without exceeding its buffer, or after 'drain' (so the next GET is not served into a full
+ * socket). Resolves early when `signal` aborts (the session is closing).
  */
-export type SendFrame = (frame: Uint8Array, signal: AbortSignal) => Promise<void>;
+export type SendFrame = (frame: Uint8Array | readonly Uint8Array[], signal: AbortSignal) => Promise<void>;
 
 export class SessionRequests {
   constructor(
@@ -126,9 +127,13 @@ export class SessionRequests {
     // Closing while waiting: nothing to write. A batch taken just before stays outstanding
     // until the client's next rollback, as in Canal when a connection drops mid-reply.
     if (signal.aborted) return { batchId: batch?.id ?? -1, entries: 0, bytes: 0 };
-    const frame = batch === undefined ? EMPTY_REPLY_FRAME : encodeGetReplyFrame(batch.id, batch.entries);
+    // A batch goes out as the stored entry buffers themselves, after their framing bytes (no
+    // frame built by copying them; the bytes on the wire are the same).
+    const frame = batch === undefined ? [EMPTY_REPLY_FRAME] : encodeRawMessagesFrameParts(batch.id, batch.entries);
     await this.send(frame, signal);
-    return { batchId: batch?.id ?? -1, entries: batch?.entries.length ?? 0, bytes: frame.length };
+    let bytes = 0;
+    for (const part of frame) bytes += part.length;
+    return { batchId: batch?.id ?? -1, entries: batch?.entries.length ?? 0, bytes };
   }
 
   async ack(input: BatchInput): Promise<void> {

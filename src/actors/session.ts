@@ -303,9 +303,20 @@ export class Session {
     return this.socket.write(frame, callback);
   }
 
+  /** A frame, or the parts of one written back to back, corked so that they leave in one gather write. */
+  private writeParts(frame: Uint8Array | readonly Uint8Array[]): boolean {
+    if (frame instanceof Uint8Array) return this.write(frame);
+    if (frame.length === 1) return this.write(frame[0]!);
+    this.socket.cork();
+    let ok = true;
+    for (const part of frame) ok = this.write(part);
+    this.socket.uncork();
+    return ok;
+  }
+
   /** For serveGet: write, then wait for 'drain' if the socket's buffer is over its mark. */
-  private sendFrame(frame: Uint8Array, signal: AbortSignal): Promise<void> {
-    if (this.write(frame) || signal.aborted) return Promise.resolve();
+  private sendFrame(frame: Uint8Array | readonly Uint8Array[], signal: AbortSignal): Promise<void> {
+    if (this.writeParts(frame) || signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         this.socket.off("drain", done);

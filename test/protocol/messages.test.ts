@@ -15,6 +15,7 @@ import {
   encodeGetReplyFrame,
   encodeMessagesFrame,
   encodeRawMessagesFrame,
+  encodeRawMessagesFrameParts,
   readMessagesReply,
 } from "../../src/protocol/messages/messages.js";
 import { decodeSub, encodeSubFrame } from "../../src/protocol/messages/sub.js";
@@ -241,6 +242,23 @@ Messages("decode failures are CanalProtocolErrors naming the message", () => {
   // An int64 beyond 2^53 would lose precision as a number: refused, not rounded.
   const huge = pb.ClientAck.encode({ ...example, batchId: "9223372036854775807" as unknown as number }).finish();
   assert.match(protocolError(() => decodeClientAck(huge)).message, /ClientAck\.batch_id.*9223372036854775807/);
+});
+
+Messages("raw MESSAGES as gather-write parts: joined, the same bytes as the one-buffer frame; the entries are passed on, not copied", () => {
+  const random = prng(0x9a7e);
+  const sizes = [0, 1, 127, 128, 300, 16383, 16384, 70_000];
+  for (const batchId of [1, 127, 128, 2 ** 31, 2 ** 40]) {
+    for (const count of [0, 1, 2, 5, 40]) {
+      const batch = Array.from({ length: count }, () => {
+        const entry = new Uint8Array(sizes[Math.floor(random() * sizes.length)]!);
+        for (let i = 0; i < entry.length; i++) entry[i] = Math.floor(random() * 256);
+        return entry;
+      });
+      const parts = encodeRawMessagesFrameParts(batchId, batch);
+      assert.is(Buffer.concat(parts).toString("hex"), Buffer.from(encodeRawMessagesFrame(batchId, batch)).toString("hex"), `batch ${batchId}, ${count} entries`);
+      batch.forEach((entry, i) => assert.ok(parts[2 * i + 1] === entry, `entry ${i} is the stored buffer itself`));
+    }
+  }
 });
 
 Messages.run();

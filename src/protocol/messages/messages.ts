@@ -70,6 +70,41 @@ export function encodeRawMessagesFrame(batchId: number, entries: readonly Uint8A
   return frame;
 }
 
+/**
+ * encodeRawMessagesFrame as the parts of a gather write, with no copy of the entries: the
+ * stored entry buffers themselves, each after the bytes that go before it (the frame header,
+ * envelope and batch id before the first; each entry's field tag and length), those taken from
+ * one small buffer. The parts joined are the frame's bytes exactly. What the node writes a
+ * batch with: a frame built by copying costs an allocation and a copy of each ~1 MiB batch
+ * (the allocations alone made V8 start a full GC every ~60 ms in the e2e benchmark).
+ */
+export function encodeRawMessagesFrameParts(batchId: number, entries: readonly Uint8Array[]): Uint8Array[] {
+  let bodyLength = 1 + varintSize(batchId);
+  let separators = 0;
+  for (const entry of entries) {
+    const separator = 1 + varintSize(entry.length);
+    separators += separator;
+    bodyLength += separator + entry.length;
+  }
+  const packetLength = envelopeSize(RAW_HEAD, bodyLength) + bodyLength;
+  const headLength = FRAME_HEADER_BYTES + envelopeSize(RAW_HEAD, bodyLength) + 1 + varintSize(batchId);
+  const meta = Buffer.allocUnsafe(headLength + separators);
+  writeFrameHeader(meta, packetLength);
+  let pos = writeEnvelope(meta, FRAME_HEADER_BYTES, RAW_HEAD, bodyLength);
+  meta[pos++] = tag(1, 0);
+  pos = writeVarint(meta, pos, batchId);
+  const parts: Uint8Array[] = [];
+  let from = 0;
+  for (const entry of entries) {
+    meta[pos++] = tag(2, 2);
+    pos = writeVarint(meta, pos, entry.length);
+    parts.push(meta.subarray(from, pos), entry);
+    from = pos;
+  }
+  if (entries.length === 0) parts.push(meta.subarray(0, pos));
+  return parts;
+}
+
 /** The GET reply exactly as a Canal server (raw entry mode, its default) writes it. */
 export function encodeGetReplyFrame(batchId: number, entries: readonly Uint8Array[]): Uint8Array {
   return batchId === EMPTY_BATCH_ID ? encodeMessagesFrame({ batchId, messages: [...entries] }) : encodeRawMessagesFrame(batchId, entries);
