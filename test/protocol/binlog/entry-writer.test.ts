@@ -216,6 +216,17 @@ test("a real binlog: every rows entry equals protobufjs's encoding (full and MIN
   assert.equal(multibyte.rowDatas![0]!.afterColumns!.slice(0, 5).map((c) => c.value ?? null), ["1001", "-5", "héllo wörld ✓ 🎉", null, "-3.0"]);
 });
 
+test("entries are built in place in shared chunks: any chunk size gives the same bytes, and entries written earlier keep theirs", () => {
+  const timestamps = new TimestampFormatter("Asia/Shanghai");
+  const expected = writeAll(new EntryWriter({ schemas, timestamps })).map((r) => (r.written === undefined ? undefined : hex(r.written.bytes)));
+  // Small chunks: entries start near a chunk's end and move to a new one mid-row, or span several.
+  for (const chunkSize of [1, 700, 5000, 20_000]) {
+    const writer = new EntryWriter({ schemas, timestamps, chunkSize });
+    const kept = [...writeAll(writer), ...writeAll(writer)];
+    kept.forEach((r, i) => assert.is(r.written === undefined ? undefined : hex(r.written.bytes), expected[i % expected.length], `chunk size ${chunkSize}, entry ${i}`));
+  }
+});
+
 test("a real binlog: entry kinds, headers and the statements around the rows", () => {
   const results = writeAll(new EntryWriter({ schemas }));
   const made = results.filter((r) => r.written !== undefined).map((r) => r.written!);
