@@ -101,6 +101,46 @@ test("a client started while no node runs the destination waits, then receives o
   }
 });
 
+test("Canal's client switch: {\"active\":false} written into the active client's node makes it resign, and the standby client takes over", async () => {
+  await using zkServer = await startZooKeeper();
+  await using db = await startMariaDB();
+  await using node = await startNode("a", zkServer.connectString, db, DESTINATION);
+  const zk = await ZkSessionClient.connect({ connectString: zkServer.connectString, sessionTimeoutMs: 10_000 });
+  await runningAddress(zk, DESTINATION);
+  const consuming = ["ready", "fetching", "delivered", "acking"];
+  const clients = ["one", "two"].map((identity) => {
+    const client = createCanalClient({ zk: zkServer.connectString, destination: DESTINATION, identity, batchSize: 16, pollMs: 50, reconnect: FAST });
+    const states: string[] = [];
+    client.on("state", ({ state }) => states.push(state));
+    return { client, states, consumer: consumeClient(client, new SequenceChecker()) };
+  });
+  try {
+    // Whichever won the election consumes; the other stands by.
+    assert.ok(
+      await eventually(() => clients.some((c) => consuming.includes(c.client.state)) && clients.some((c) => c.client.state === "standby"), 15_000),
+      `one consumes, one stands by (${clients.map((c) => c.states.join(" ")).join(" | ")})`,
+    );
+    const active = clients.find((c) => consuming.includes(c.client.state))!;
+    const standby = clients.find((c) => c !== active)!;
+    const path = clientRunningPath(DESTINATION, 1001);
+    const held = (await zk.read(path))!;
+    const before = parseClientRunning(held.data!);
+    // What Canal's tooling writes to switch clients: the same JSON with "active":false.
+    const text = new TextDecoder().decode(held.data!).replace('"active":true', '"active":false');
+    assert.ok(text.includes('"active":false'), text);
+    await zk.setData(path, new TextEncoder().encode(text), held.stat.version);
+    assert.ok(await eventually(() => active.states.includes("resigning"), 5000), `the active client resigns (${active.states.join(" ")})`);
+    assert.ok(await eventually(() => consuming.includes(standby.client.state), 10_000), `the standby takes over (${standby.states.join(" ")})`);
+    const after = parseClientRunning((await zk.read(path))!.data!);
+    assert.is(after.active, true);
+    assert.is.not(after.address, before.address, "the node now names the other client's connection");
+  } finally {
+    for (const c of clients) await c.client.close();
+    for (const c of clients) await c.consumer.done;
+    await zk.close();
+  }
+});
+
 test("canal-ts tail --zk finds the running node and prints changes as JSON lines; Ctrl-C releases its client node", async () => {
   await using zkServer = await startZooKeeper();
   await using db = await startMariaDB();
