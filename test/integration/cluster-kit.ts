@@ -5,6 +5,7 @@
  * at a time, the sequence report).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { request } from "node:http";
 import * as assert from "uvu/assert";
 import { ZkSessionClient } from "../../src/actors/zk/session-client.js";
 import { RunningServerDiscovery } from "../../src/client/zk-discovery.js";
@@ -16,6 +17,7 @@ import type { SequenceChecker, SequenceReport } from "../../src/testkit/sequence
 import { FollowingConsumer } from "../../src/testkit/following-consumer.js";
 import type { Batch } from "../../src/client/batch.js";
 import type { CanalClient } from "../../src/client/cluster-client.js";
+import type { TransitionDoc } from "../../src/actors/nats/subjects.js";
 
 export const SESSION_TIMEOUT_MS = 2000;
 export const TABLE = "seq";
@@ -179,6 +181,31 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return true;
+}
+
+/**
+ * Follows a node's live feed of transitions (`/charts/events` on its HTTP port, server-sent
+ * events) into `docs`, every actor of the node; `stop` ends it.
+ */
+export function followTransitions(port: number): { docs: TransitionDoc[]; stop(): void } {
+  const docs: TransitionDoc[] = [];
+  const req = request({ host: "127.0.0.1", port, path: "/charts/events" }, (res) => {
+    let buffer = "";
+    res.setEncoding("utf8");
+    res.on("data", (chunk: string) => {
+      buffer += chunk;
+      let end: number;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const data = buffer.slice(0, end).split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("");
+        buffer = buffer.slice(end + 2);
+        if (data !== "") docs.push(JSON.parse(data) as TransitionDoc);
+      }
+    });
+  });
+  // The node going away ends the feed; what it sent before is in `docs`.
+  req.on("error", () => undefined);
+  req.end();
+  return { docs, stop: () => req.destroy() };
 }
 
 /** One line a client process (test/integration/client-process.ts) printed. */

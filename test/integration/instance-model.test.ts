@@ -8,7 +8,6 @@
  * ancestors), and the model states the script aims at must all be visited for real. At every
  * step ZooKeeper's running node must agree with the node's own view: serving implies owning it.
  */
-import { request } from "node:http";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { TransitionDoc } from "../../src/actors/nats/subjects.js";
@@ -17,7 +16,7 @@ import { runRelease } from "../../src/cli/release.js";
 import { instanceMachine } from "../../src/machines/instance.js";
 import { startCanalNode, type CanalNode } from "../../src/testkit/canal-node.js";
 import { startMariaDB, startZooKeeper, TcpRelay } from "../../src/testkit/index.js";
-import { newOwner, nodeArgs, runningAddress } from "./cluster-kit.js";
+import { followTransitions, newOwner, nodeArgs, runningAddress } from "./cluster-kit.js";
 
 const DESTINATION = "model";
 
@@ -32,26 +31,6 @@ function modelAllows(from: string, to: string, event: string): boolean {
     }
   }
   return false;
-}
-
-/** Follows a node's live feed of transitions (server-sent events) into `docs`. */
-function follow(port: number, docs: TransitionDoc[]): () => void {
-  const req = request({ host: "127.0.0.1", port, path: "/charts/events" }, (res) => {
-    let buffer = "";
-    res.setEncoding("utf8");
-    res.on("data", (chunk: string) => {
-      buffer += chunk;
-      let end: number;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const data = buffer.slice(0, end).split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("");
-        buffer = buffer.slice(end + 2);
-        if (data !== "") docs.push(JSON.parse(data) as TransitionDoc);
-      }
-    });
-  });
-  req.on("error", () => undefined);
-  req.end();
-  return () => req.destroy();
 }
 
 async function reaches(docs: TransitionDoc[], state: string, timeoutMs: number, since = 0): Promise<number> {
@@ -79,13 +58,15 @@ test("a real node follows the instance model through start, a partition, a switc
   await using db = await startMariaDB();
   const relay = await TcpRelay.start(zkServer.port);
   const zk = await ZkSessionClient.connect({ connectString: zkServer.connectString, sessionTimeoutMs: 10_000 });
-  const docs: TransitionDoc[] = [];
+  let docs: TransitionDoc[] = [];
   const nodes: CanalNode[] = [];
   let unfollow = () => undefined as void;
   try {
     const sut = await startCanalNode({ nodeId: "sut", args: [...nodeArgs(relay.connectString, db, DESTINATION), "--zk-session-timeout", "4000"] });
     nodes.push(sut);
-    unfollow = follow(sut.metricsPort, docs);
+    const feed = followTransitions(sut.metricsPort);
+    docs = feed.docs;
+    unfollow = feed.stop;
     // Start: first look finds no running node → contend → run.
     let at = await reaches(docs, "active.serving", 15_000);
     assert.is(await runningAddress(zk, DESTINATION), sut.address, "serving ⇒ it owns the running node");

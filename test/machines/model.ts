@@ -7,7 +7,7 @@
  * the invariant checks walk.
  */
 import { adjacencyMapToArray, getAdjacencyMap, getShortestPaths } from "@xstate/graph";
-import type { AnyEventObject, AnyMachineSnapshot, AnyStateMachine } from "xstate";
+import { createActor, type AnyEventObject, type AnyMachineSnapshot, type AnyStateMachine } from "xstate";
 import { chartOf, edgeKey, transitionKey } from "../../src/charts/graph.js";
 
 export interface ModelSpec {
@@ -61,26 +61,112 @@ export interface Walk {
 }
 
 export function walk(spec: ModelSpec): Walk {
-  const options = {
-    events: (s: AnyMachineSnapshot) => eventsFor(spec, s),
+  const options = traversal(spec, () => true);
+  const covered = new Set<string>();
+  const takes = transitionsTaken(spec);
+  for (const { state, event, nextState } of adjacencyMapToArray(getAdjacencyMap(spec.machine, options as never))) {
+    for (const key of takes(state as AnyMachineSnapshot, event, nextState as AnyMachineSnapshot)) covered.add(key);
+  }
+  const paths = getShortestPaths(spec.machine, options as never) as unknown as Walk["paths"];
+  return { paths, covered, all: chartOf(spec.name, spec.machine).edges.map(edgeKey) };
+}
+
+function traversal(spec: ModelSpec, allowed: (snapshot: AnyMachineSnapshot, event: AnyEventObject) => boolean) {
+  return {
+    events: (s: AnyMachineSnapshot) => eventsFor(spec, s).filter((e) => allowed(s, e)),
     serializeState: (s: AnyMachineSnapshot) => serialize(spec, s),
     input: spec.input,
   };
-  const chart = chartOf(spec.name, spec.machine);
-  const always = chart.edges.filter((e) => e.label.startsWith("always"));
-  const covered = new Set<string>();
-  for (const { state, event, nextState } of adjacencyMapToArray(getAdjacencyMap(spec.machine, options as never))) {
-    const previous = state as AnyMachineSnapshot;
+}
+
+/** The chart transitions (as keys) that one step from `previous` on `event` into `next` takes. */
+function transitionsTaken(spec: ModelSpec): (previous: AnyMachineSnapshot, event: AnyEventObject, next: AnyMachineSnapshot) => string[] {
+  const always = chartOf(spec.name, spec.machine).edges.filter((e) => e.label.startsWith("always"));
+  return (previous, event, next) => {
+    const keys: string[] = [];
     for (const t of spec.machine.getTransitionData(previous as never, event as never)) {
-      for (const target of (t.target ?? []) as StateNodeLike[]) covered.add(transitionKey(t as never, target));
+      for (const target of (t.target ?? []) as StateNodeLike[]) keys.push(transitionKey(t as never, target));
     }
     // Eventless transitions fire in the same macrostep: seen as source before, target after.
     for (const edge of always) {
-      if (previous.matches(pathValue(edge.from)) && (nextState as AnyMachineSnapshot).matches(pathValue(edge.to))) covered.add(edgeKey(edge));
+      if (previous.matches(pathValue(edge.from)) && next.matches(pathValue(edge.to))) keys.push(edgeKey(edge));
     }
+    return keys;
+  };
+}
+
+export interface Step {
+  event: AnyEventObject;
+  /** The model's state after the event. */
+  state: AnyMachineSnapshot;
+  /** Chart transitions this step takes for the first time in the walks. */
+  takes: string[];
+}
+
+export interface CoveringWalks {
+  /** The machine's initial state, where every walk starts. */
+  initial: AnyMachineSnapshot;
+  /** Each walk starts from the machine's initial state. */
+  walks: Step[][];
+  /** Chart transitions the walks take. */
+  covered: Set<string>;
+  /** Chart transitions no walk takes with the allowed events. */
+  uncovered: string[];
+}
+
+/**
+ * Walks that together take every chart transition reachable with the events `allowed` lets
+ * through, for replaying against a real implementation where each step costs real time: from
+ * where the walk is, breadth-first to the nearest step that takes an untaken transition; when
+ * none is reachable from there, a new walk from the initial state (the real thing is restarted).
+ */
+export function coveringWalks(spec: ModelSpec, allowed: (snapshot: AnyMachineSnapshot, event: AnyEventObject) => boolean): CoveringWalks {
+  const options = traversal(spec, allowed);
+  const adjacency = getAdjacencyMap(spec.machine, options as never) as unknown as Record<
+    string,
+    { state: AnyMachineSnapshot; transitions: Record<string, { event: AnyEventObject; state: AnyMachineSnapshot }> }
+  >;
+  const takes = transitionsTaken(spec);
+  const key = (s: AnyMachineSnapshot) => serialize(spec, s);
+  const initial = createActor(spec.machine, { input: spec.input }).getSnapshot();
+  const covered = new Set<string>();
+  const untaken = (from: AnyMachineSnapshot, event: AnyEventObject, to: AnyMachineSnapshot) => takes(from, event, to).filter((k) => !covered.has(k));
+
+  /** Shortest path from `from` ending in a step that takes an untaken transition, or undefined. */
+  function nearestNew(from: AnyMachineSnapshot): { event: AnyEventObject; state: AnyMachineSnapshot }[] | undefined {
+    const seen = new Map<string, { event: AnyEventObject; state: AnyMachineSnapshot }[]>([[key(from), []]]);
+    const queue = [from];
+    while (queue.length > 0) {
+      const here = queue.shift()!;
+      const path = seen.get(key(here))!;
+      for (const { event, state } of Object.values(adjacency[key(here)]?.transitions ?? {})) {
+        if (untaken(here, event, state).length > 0) return [...path, { event, state }];
+        if (!seen.has(key(state))) {
+          seen.set(key(state), [...path, { event, state }]);
+          queue.push(state);
+        }
+      }
+    }
+    return undefined;
   }
-  const paths = getShortestPaths(spec.machine, options as never) as unknown as Walk["paths"];
-  return { paths, covered, all: chart.edges.map(edgeKey) };
+
+  const walks: Step[][] = [];
+  for (;;) {
+    const steps: Step[] = [];
+    let at = initial;
+    for (let path = nearestNew(at); path; path = nearestNew(at)) {
+      for (const { event, state } of path) {
+        const taken = untaken(at, event, state);
+        taken.forEach((k) => covered.add(k));
+        steps.push({ event, state, takes: taken });
+        at = state;
+      }
+    }
+    if (steps.length === 0) break;
+    walks.push(steps);
+  }
+  const uncovered = chartOf(spec.name, spec.machine).edges.map(edgeKey).filter((k) => !covered.has(k));
+  return { initial, walks, covered, uncovered };
 }
 
 /** "a.b.c" as a state value `{ a: { b: "c" } }`, for `snapshot.matches`. */
