@@ -230,6 +230,32 @@ test("a read watch fires on creation, change and deletion, once each, and re-arm
   });
 });
 
+test("many watches armed on a quiet node (a reconnecting client re-reading it) share one library listener, and each fires once on the change", async () => {
+  await withZooKeeper(async (zk) => {
+    const { client: watcher } = await session(zk.connectString);
+    const { client: writer } = await session(zk.connectString);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    try {
+      await writer.create("/quiet", text("1"), "persistent");
+      const reads = Array.from({ length: 40 }, () => nextEvent((w) => watcher.read("/quiet", w)));
+      const lists = Array.from({ length: 40 }, () => nextEvent((w) => watcher.children("/quiet", w)));
+      await Promise.all([...reads, ...lists].map((r) => r.armed));
+      await writer.setData("/quiet", text("2"), -1);
+      assert.equal(await Promise.all(reads.map((r) => r.event)), reads.map(() => ({ type: "changed" })));
+      await writer.create("/quiet/child", null, "persistent");
+      assert.equal(await Promise.all(lists.map((r) => r.event)), lists.map(() => ({ type: "children" })));
+      await sleep(50); // warnings are emitted on the next tick
+      assert.equal(warnings.filter((w) => w.startsWith("MaxListenersExceededWarning")), [], "no listener pile-up in the ZooKeeper library");
+    } finally {
+      process.off("warning", onWarning);
+      await watcher.close();
+      await writer.close();
+    }
+  });
+});
+
 test("a children watch fires when the list changes, and on creation when the parent does not exist yet", async () => {
   await withZooKeeper(async (zk) => {
     const { client: watcher } = await session(zk.connectString);

@@ -190,6 +190,12 @@ interface Pending {
   fail(err: ZooKeeperError): void;
 }
 
+/** One watcher given to the library, fanning out to the one-shot watches armed through it. */
+interface Fanout {
+  fire(event: zookeeper.Event): void;
+  watches: Set<(event: zookeeper.Event) => void>;
+}
+
 export class ZkSessionClient {
   private readonly client: Client;
   private readonly cm: ConnectionManager;
@@ -207,6 +213,8 @@ export class ZkSessionClient {
   private silent = false;
   // The dead-connection detector.
   private watchdog: NodeJS.Timeout | undefined;
+  /** The library-facing watcher of each kind of watch and path (see oneShot). */
+  private readonly fanouts = new Map<string, Fanout>();
   private watchedSocket: Socket | undefined;
   private socketSince = 0;
   private lastReceived = 0;
@@ -328,7 +336,7 @@ export class ZkSessionClient {
    */
   async read(path: string, watch?: ZkWatcher): Promise<{ data: Uint8Array | null; stat: ZkStat } | undefined> {
     const real = this.real(path);
-    const watcher = watch && this.oneShot(watch);
+    const watcher = watch && this.oneShot(watch, `read ${real}`);
     try {
       // The watch goes on with `exists` so that it is armed whether or not the node exists;
       // the data is read after it, so any change after the data we return fires the watch.
@@ -357,7 +365,7 @@ export class ZkSessionClient {
    */
   async children(path: string, watch?: ZkWatcher): Promise<string[]> {
     const real = this.real(path);
-    const watcher = watch && this.oneShot(watch);
+    const watcher = watch && this.oneShot(watch, `children ${real}`);
     try {
       for (;;) {
         const names = await this.run<string[]>("children", path, (cb) =>
@@ -618,8 +626,15 @@ export class ZkSessionClient {
     return new ZooKeeperError(`ZooKeeper ${op}${where} failed with ${code}${session}: ${why}`, { code, op, path, outcomeUnknown, cause });
   }
 
-  /** A watch that fires once; an event arriving before its read resolved is delivered after it, and dropped if the read failed. */
-  private oneShot(watch: ZkWatcher): { fire: (event: zookeeper.Event) => void; arm(): void; disarm(): void } {
+  /**
+   * A watch that fires once; an event arriving before its read resolved is delivered after it,
+   * and dropped if the read failed. `fire` is the function given to the library: one per kind
+   * of watch and path, shared by every watch armed there until an event fires them all. The
+   * library keeps one listener per distinct function until the node changes, so a fresh
+   * function per read would pile up on a node that stays quiet (a client that re-discovers the
+   * same running node after every reconnect).
+   */
+  private oneShot(watch: ZkWatcher, key: string): { fire: (event: zookeeper.Event) => void; arm(): void; disarm(): void } {
     let state: "pending" | "armed" | "done" = "pending";
     let early: ZkWatchEvent | undefined;
     const deliver = (event: ZkWatchEvent) => {
@@ -627,12 +642,15 @@ export class ZkSessionClient {
       state = "done";
       safely(() => watch(event));
     };
+    const onEvent = (event: zookeeper.Event) => {
+      const mapped = toWatchEvent(event);
+      if (state === "armed") deliver(mapped);
+      else if (state === "pending") early ??= mapped;
+    };
+    const fanout = this.fanoutFor(key);
+    fanout.watches.add(onEvent);
     return {
-      fire: (event) => {
-        const mapped = toWatchEvent(event);
-        if (state === "armed") deliver(mapped);
-        else if (state === "pending") early ??= mapped;
-      },
+      fire: fanout.fire,
       arm: () => {
         if (state !== "pending") return;
         state = "armed";
@@ -643,8 +661,26 @@ export class ZkSessionClient {
       },
       disarm: () => {
         state = "done";
+        fanout.watches.delete(onEvent);
       },
     };
+  }
+
+  private fanoutFor(key: string): Fanout {
+    const existing = this.fanouts.get(key);
+    if (existing) return existing;
+    const fanout: Fanout = {
+      watches: new Set(),
+      fire: (event) => {
+        // An event ends every watch armed so far; the next read arms a new fanout.
+        if (this.fanouts.get(key) === fanout) this.fanouts.delete(key);
+        const watches = [...fanout.watches];
+        fanout.watches.clear();
+        for (const onEvent of watches) onEvent(event);
+      },
+    };
+    this.fanouts.set(key, fanout);
+    return fanout;
   }
 
   private async ensureReal(real: string): Promise<void> {
