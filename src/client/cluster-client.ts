@@ -40,7 +40,7 @@
  */
 import { createHash } from "node:crypto";
 import { hostname, networkInterfaces } from "node:os";
-import { createActor, type Actor } from "xstate";
+import { createActor, type Actor, type InspectionEvent, type Observer } from "xstate";
 import { ZkSessionActor } from "../actors/cluster/zk-session.js";
 import { CanalConfigError, CanalConnectionError, CanalError } from "../errors.js";
 import { clientMachine, clientState, DEFAULT_CLIENT_RETRY_DELAY_MS, type ClientEvent, type ClientState } from "../machines/client.js";
@@ -90,6 +90,8 @@ export interface CanalClientOptions {
   clusterFallbackMs?: number;
   /** Random source for the jitter (tests pass a fixed one). */
   random?: () => number;
+  /** XState inspection of the client machine: every snapshot with the event that made it (model replays, tracing). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
 
 export interface CanalClientEvents {
@@ -203,7 +205,7 @@ export class CanalClient extends TypedEmitter<CanalClientEvents> {
         STANDBY_TIMEOUT: o.standbyTimeoutMs ?? 0x7fffffff,
       },
     });
-    this.actor = createActor(machine, { input: { destination: o.destination, clientId: o.clientId, identity: o.identity } });
+    this.actor = createActor(machine, { input: { destination: o.destination, clientId: o.clientId, identity: o.identity }, inspect: options.inspect });
     this.actor.subscribe({
       next: (snapshot) => {
         const state = clientState(snapshot);
