@@ -211,9 +211,11 @@ async function runClusterTail(options: TailOptions & { zk: string }, out: TailOu
     batchSize: options.batchSize ?? 100,
     pollMs: options.pollMs ?? 200,
   });
-  client.on("state", ({ state, server, holder, error }) => {
+  client.on("state", ({ state, previous, server, holder, error }) => {
     if (state === "standby") log(`standing by: client ${options.clientId ?? DEFAULT_CLIENT_ID} of ${options.destination} is consumed by ${holder ?? "another client"}`);
-    else if (state === "subscribing") log(`connected to ${server}, destination ${options.destination}`);
+    // Said once the subscription holds: from then on every change reaches this tail (before it,
+    // a destination still starting on a new node has not fixed where its binlog reading begins).
+    else if (previous === "subscribing" && (state === "ready" || state === "fetching")) log(`connected to ${server}, destination ${options.destination}`);
     else if (state === "reconnecting" && error !== undefined) log(`${error.message}; reconnecting`);
   });
   let printing = false;

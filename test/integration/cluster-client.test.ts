@@ -88,8 +88,7 @@ test("a client started while no node runs the destination waits, then receives o
     // The node starts from the end of the binlog: rows written from now on reach the client.
     nodes.push(await startNode("a", zkServer.connectString, db, DESTINATION));
     const zk = await ZkSessionClient.connect({ connectString: zkServer.connectString, sessionTimeoutMs: 10_000 });
-    await runningAddress(zk, DESTINATION);
-    await zk.close();
+    await runningAddress(zk, DESTINATION).finally(() => zk.close());
     const from = load.lastCommitted();
     assert.ok(await eventually(() => checker.maxReceived() > from, 15_000), `rows arrive once a node runs it (states ${states.join(" ")}; errors ${consumer.errors.join("; ")})`);
     assert.ok(states.filter((s) => s === "electing").length === 1, `elected once, no restart: ${states.join(" ")}`);
@@ -154,19 +153,23 @@ test("canal-ts tail --zk finds the running node and prints changes as JSON lines
   const tail = runTail({ ...options, signal: stop.signal, log: (line) => log.push(line), pollMs: 50 }, out);
   let load: SequenceLoad | undefined;
   try {
+    // "connected to" is said once the subscription holds: rows written from then on must all arrive.
     assert.ok(await eventually(async () => (await zk.read(clientRunningPath(DESTINATION, 1001))) !== undefined && log.some((l) => l.startsWith("connected to")), 15_000), log.join(" | "));
     load = await startSequenceLoad({ server: db, intervalMs: 20, maxRows: 20, maxMs: 10_000 });
     const { rows } = await load.done;
     assert.is(rows, 20);
     assert.ok(await eventually(() => text.split("\n").filter((l) => l.includes('"type":"INSERT"')).length >= rows, 15_000), text.slice(-400));
     assert.match(log.join("\n"), new RegExp(`connected to ${node.address.replace(/\./g, "\\.")}`));
-  } finally {
     stop.abort();
     await tail;
+    assert.is(await zk.read(clientRunningPath(DESTINATION, 1001)), undefined, "the tail released its client node");
+  } finally {
+    stop.abort();
+    await tail.catch(() => undefined);
     await load?.stop();
+    // An open session would keep reconnecting to the stopped server and the file would never end.
+    await zk.close();
   }
-  assert.is(await zk.read(clientRunningPath(DESTINATION, 1001)), undefined, "the tail released its client node");
-  await zk.close();
 });
 
 test.run();
