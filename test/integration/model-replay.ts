@@ -18,15 +18,15 @@ export interface RealTransition {
   event: string;
 }
 
-export interface RealSystem {
+export interface RealSystem<W = undefined> {
   /** Brings up the real thing for a new walk, its machine in the initial state (`walk` lets it prepare what the first steps need). */
-  start(walk: Step[]): Promise<void>;
+  start(walk: Step<W>[]): Promise<void>;
   /**
    * Makes step `i` of the walk happen for real, or does nothing when the real thing takes that
    * step by itself (an invoked actor finishing, a delay). It may look ahead to prepare the world
    * for a later step the real thing will take by itself.
    */
-  produce(walk: Step[], i: number): Promise<void>;
+  produce(walk: Step<W>[], i: number): Promise<void>;
   /** The real machine's state changes so far, oldest first (documents that change only context may be included). */
   readonly transitions: readonly RealTransition[];
   /** Checked after every step; throws with what broke. */
@@ -47,7 +47,7 @@ export interface ReplayOptions {
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Describes a step as `EVENT → state` with the event's distinguishing fields. */
-export function describeStep(step: Step): string {
+export function describeStep(step: Pick<Step, "event" | "state">): string {
   const { type, ...fields } = step.event;
   const shown = Object.entries(fields)
     .filter(([k]) => k !== "error")
@@ -57,7 +57,7 @@ export function describeStep(step: Step): string {
 }
 
 /** Replays one walk; throws at the first step where the real machine is not where the model is. */
-export async function replayWalk(walk: Step[], initial: string, real: RealSystem, options: ReplayOptions): Promise<void> {
+export async function replayWalk<W>(walk: Step<W>[], initial: string, real: RealSystem<W>, options: ReplayOptions): Promise<void> {
   let seen = 0;
   let current = initial;
   const trail: string[] = [];

@@ -95,19 +95,39 @@ function transitionsTaken(spec: ModelSpec): (previous: AnyMachineSnapshot, event
   };
 }
 
-export interface Step {
+/** One step of a walk; `world` is the world around the machine after it (see Environment), absent without one. */
+export type Step<W = undefined> = {
   event: AnyEventObject;
   /** The model's state after the event. */
   state: AnyMachineSnapshot;
   /** Chart transitions this step takes for the first time in the walks. */
   takes: string[];
+} & (W extends undefined ? { world?: W } : { world: W });
+
+/**
+ * What the machine's surroundings are in a replay against real servers, where some events are
+ * not chosen but happen (a watch reports what ZooKeeper holds): the walks go through model
+ * state × world, and only take the events the world allows there.
+ */
+export interface Environment<W> {
+  initial: W;
+  key(world: W): string;
+  /** Whether `event` can be made to happen for real (or will happen by itself) in this state and world. */
+  allowed(snapshot: AnyMachineSnapshot, event: AnyEventObject, world: W): boolean;
+  /** The world after the machine took `event` from `before` to `after`. */
+  next(world: W, event: AnyEventObject, before: AnyMachineSnapshot, after: AnyMachineSnapshot): W;
 }
 
-export interface CoveringWalks {
+/** An environment that only filters events by the model's state. */
+export function eventFilter(allowed: (snapshot: AnyMachineSnapshot, event: AnyEventObject) => boolean): Environment<undefined> {
+  return { initial: undefined, key: () => "", allowed: (s, e) => allowed(s, e), next: () => undefined };
+}
+
+export interface CoveringWalks<W> {
   /** The machine's initial state, where every walk starts. */
   initial: AnyMachineSnapshot;
-  /** Each walk starts from the machine's initial state. */
-  walks: Step[][];
+  /** Each walk starts from the machine's initial state and the environment's initial world. */
+  walks: Step<W>[][];
   /** Chart transitions the walks take. */
   covered: Set<string>;
   /** Chart transitions no walk takes with the allowed events. */
@@ -115,51 +135,59 @@ export interface CoveringWalks {
 }
 
 /**
- * Walks that together take every chart transition reachable with the events `allowed` lets
- * through, for replaying against a real implementation where each step costs real time: from
+ * Walks that together take every chart transition reachable with the events the environment
+ * allows, for replaying against a real implementation where each step costs real time: from
  * where the walk is, breadth-first to the nearest step that takes an untaken transition; when
  * none is reachable from there, a new walk from the initial state (the real thing is restarted).
  */
-export function coveringWalks(spec: ModelSpec, allowed: (snapshot: AnyMachineSnapshot, event: AnyEventObject) => boolean): CoveringWalks {
-  const options = traversal(spec, allowed);
-  const adjacency = getAdjacencyMap(spec.machine, options as never) as unknown as Record<
+export function coveringWalks(spec: ModelSpec, allowed: (snapshot: AnyMachineSnapshot, event: AnyEventObject) => boolean): CoveringWalks<undefined>;
+export function coveringWalks<W>(spec: ModelSpec, env: Environment<W>): CoveringWalks<W>;
+export function coveringWalks<W>(spec: ModelSpec, envOrFilter: Environment<W> | ((snapshot: AnyMachineSnapshot, event: AnyEventObject) => boolean)): CoveringWalks<W> {
+  const env = (typeof envOrFilter === "function" ? eventFilter(envOrFilter) : envOrFilter) as Environment<W>;
+  // The model's own graph over every event; the world only filters it.
+  const adjacency = getAdjacencyMap(spec.machine, traversal(spec, () => true) as never) as unknown as Record<
     string,
     { state: AnyMachineSnapshot; transitions: Record<string, { event: AnyEventObject; state: AnyMachineSnapshot }> }
   >;
   const takes = transitionsTaken(spec);
-  const key = (s: AnyMachineSnapshot) => serialize(spec, s);
+  type Node = { state: AnyMachineSnapshot; world: W };
+  const key = (n: Node) => `${serialize(spec, n.state)}|${env.key(n.world)}`;
   const initial = createActor(spec.machine, { input: spec.input }).getSnapshot();
   const covered = new Set<string>();
   const untaken = (from: AnyMachineSnapshot, event: AnyEventObject, to: AnyMachineSnapshot) => takes(from, event, to).filter((k) => !covered.has(k));
+  const moves = (n: Node) =>
+    Object.values(adjacency[serialize(spec, n.state)]?.transitions ?? {})
+      .filter(({ event }) => env.allowed(n.state, event, n.world))
+      .map(({ event, state }) => ({ event, state, world: env.next(n.world, event, n.state, state) }));
 
   /** Shortest path from `from` ending in a step that takes an untaken transition, or undefined. */
-  function nearestNew(from: AnyMachineSnapshot): { event: AnyEventObject; state: AnyMachineSnapshot }[] | undefined {
-    const seen = new Map<string, { event: AnyEventObject; state: AnyMachineSnapshot }[]>([[key(from), []]]);
+  function nearestNew(from: Node): (Node & { event: AnyEventObject })[] | undefined {
+    const seen = new Map<string, (Node & { event: AnyEventObject })[]>([[key(from), []]]);
     const queue = [from];
     while (queue.length > 0) {
       const here = queue.shift()!;
       const path = seen.get(key(here))!;
-      for (const { event, state } of Object.values(adjacency[key(here)]?.transitions ?? {})) {
-        if (untaken(here, event, state).length > 0) return [...path, { event, state }];
-        if (!seen.has(key(state))) {
-          seen.set(key(state), [...path, { event, state }]);
-          queue.push(state);
+      for (const move of moves(here)) {
+        if (untaken(here.state, move.event, move.state).length > 0) return [...path, move];
+        if (!seen.has(key(move))) {
+          seen.set(key(move), [...path, move]);
+          queue.push(move);
         }
       }
     }
     return undefined;
   }
 
-  const walks: Step[][] = [];
+  const walks: Step<W>[][] = [];
   for (;;) {
-    const steps: Step[] = [];
-    let at = initial;
+    const steps: Step<W>[] = [];
+    let at: Node = { state: initial, world: env.initial };
     for (let path = nearestNew(at); path; path = nearestNew(at)) {
-      for (const { event, state } of path) {
-        const taken = untaken(at, event, state);
+      for (const move of path) {
+        const taken = untaken(at.state, move.event, move.state);
         taken.forEach((k) => covered.add(k));
-        steps.push({ event, state, takes: taken });
-        at = state;
+        steps.push({ event: move.event, state: move.state, world: move.world, takes: taken } as unknown as Step<W>);
+        at = move;
       }
     }
     if (steps.length === 0) break;
