@@ -364,6 +364,10 @@ export const clientMachine = setup({
           initial: "discovering",
           states: {
             discovering: {
+              // No server is known until discovery names one: a running node that appears now is
+              // what discovery waits for, not a move (a SERVER.MOVED against the last connection's
+              // server would send the client back to reconnecting for nothing, racing discovery).
+              entry: assign({ server: undefined }),
               invoke: {
                 src: "discover",
                 input: ({ context }) => ({ attempt: context.attempt }),
