@@ -263,7 +263,7 @@ export const clientMachine = setup({
   },
   states: {
     offline: {
-      always: { guard: "sessionLive", target: "electing" },
+      // Entered only without a live session (at start, or a retry that found none): the next live one elects.
       on: { "ZK.LIVE": { target: "electing", actions: "trackSession" } },
     },
     electing: {

@@ -195,6 +195,15 @@ test("the running node moving to another server reconnects at once; the same ser
   assert.is(moved[0].context.attempt, 1, "the first step of the backoff, the shortest");
 });
 
+test("discovering again forgets the last connection's server: the running node appearing meanwhile is what discovery waits for, not a move", () => {
+  // Connected to :11111, the connection lost, back to discovering after the backoff.
+  const rediscovering = run(...consuming, { type: "CONNECTION.LOST", connection: 1, error: new CanalConnectionError("reset") }, after("RECONNECT_DELAY", "active.link.reconnecting"));
+  assert.is(state(rediscovering), "discovering");
+  assert.is(rediscovering[0].context.server, undefined);
+  const appeared = transition(clientMachine, rediscovering[0], { type: "SERVER.MOVED", address: "127.0.0.1:22222" }) as Step;
+  assert.is(state(appeared), "discovering", "no detour through reconnecting and its backoff");
+});
+
 test("losing the client node while active stops consuming at once and elects again", () => {
   const step = run(...consuming, { type: "CLIENT.ABSENT" });
   assert.is(state(step), "retrying");

@@ -84,12 +84,20 @@ function transitionsTaken(spec: ModelSpec): (previous: AnyMachineSnapshot, event
   const always = chartOf(spec.name, spec.machine).edges.filter((e) => e.label.startsWith("always"));
   return (previous, event, next) => {
     const keys: string[] = [];
+    const targets: string[] = [];
     for (const t of spec.machine.getTransitionData(previous as never, event as never)) {
-      for (const target of (t.target ?? []) as StateNodeLike[]) keys.push(transitionKey(t as never, target));
+      for (const target of (t.target ?? []) as StateNodeLike[]) {
+        keys.push(transitionKey(t as never, target));
+        targets.push(target.path.join("."));
+      }
     }
-    // Eventless transitions fire in the same macrostep: seen as source before, target after.
+    // Eventless transitions fire in the same macrostep, from where the event's own transitions
+    // left the machine: inside their source (entered through a target, or never left), and out
+    // at their target. An event that goes straight to the same place does not take them.
+    const related = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
     for (const edge of always) {
-      if (previous.matches(pathValue(edge.from)) && next.matches(pathValue(edge.to))) keys.push(edgeKey(edge));
+      const landed = targets.length === 0 ? previous.matches(pathValue(edge.from)) : targets.some((t) => related(t, edge.from));
+      if (landed && next.matches(pathValue(edge.to))) keys.push(edgeKey(edge));
     }
     return keys;
   };
