@@ -1,15 +1,16 @@
 /**
  * The instance machine's model walks, replayed against a real node (issue 8). A canal-ts node
- * runs as a process, its ZooKeeper connection through a relay; the test holds a ZooKeeper
+ * runs as a process against a 3-member ZooKeeper ensemble, each member behind a relay (cutting
+ * them all is a partition from the whole ensemble); the test holds a ZooKeeper
  * session of its own as "another node". The walks come from the model × a model of the world
  * around the node: who holds the running node (nobody, the other node, the node itself),
  * whether the relay lets the node through, and whether a look at the running node is due (the
  * watch reports by itself whenever the node enters standby, so the walk must take what the
  * world says there). Every event is produced for real:
  *
- *   SESSION.SUSPENDED   the relay refuses (connections reset)
- *   SESSION.LIVE        the relay heals (same session within the timeout; a new one after it)
- *   SESSION.GONE        the relay stays refused past the session timeout
+ *   SESSION.SUSPENDED   the relays refuse (connections reset)
+ *   SESSION.LIVE        the relays heal (same session within the timeout; a new one after it)
+ *   SESSION.GONE        the relays stay refused past the session timeout
  *   RUNNING.HELD        the other node creates or takes the running node (a multi: delete +
  *                       create); Canal's switch writes {"active":false} into the node's own
  *   RUNNING.ABSENT      the running node is deleted (after {"active":false}: a handover)
@@ -29,7 +30,7 @@ import { adminSubject, type TransitionDoc } from "../../src/actors/nats/subjects
 import { ZkSessionClient } from "../../src/actors/zk/session-client.js";
 import { formatServerRunning, parseServerRunning, runningPath } from "../../src/protocol/zk-layout.js";
 import { startCanalNode, type CanalNode } from "../../src/testkit/canal-node.js";
-import { startMariaDB, startNats, startZooKeeper, TcpRelay } from "../../src/testkit/index.js";
+import { startMariaDB, startNats, startZooKeeperEnsemble, TcpRelay } from "../../src/testkit/index.js";
 import { coveringWalks, type Step } from "../machines/model.js";
 import { environment, NOT_REPLAYED, type World } from "./instance-world.js";
 import { specOf } from "../machines/specs.js";
@@ -39,6 +40,31 @@ import { replayWalk, type RealSystem, type RealTransition } from "./model-replay
 const DESTINATION = "replay";
 const SESSION_TIMEOUT_MS = 4000;
 const OTHER = "127.0.0.2:11111";
+
+/** Relays in front of every member of an ensemble, cut and healed together. */
+class Partition {
+  private constructor(private readonly relays: TcpRelay[]) {}
+
+  static async around(ports: readonly number[]): Promise<Partition> {
+    return new Partition(await Promise.all(ports.map((port) => TcpRelay.start(port))));
+  }
+
+  get connectString(): string {
+    return this.relays.map((r) => r.connectString).join(",");
+  }
+
+  refuse(): void {
+    for (const r of this.relays) r.refuse();
+  }
+
+  heal(): void {
+    for (const r of this.relays) r.heal();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.relays.map((r) => r.stop()));
+  }
+}
 
 /** A node under test, its ZooKeeper through `relay`, followed through its live feed. */
 class RealNode implements RealSystem<World> {
@@ -51,7 +77,7 @@ class RealNode implements RealSystem<World> {
 
   constructor(
     private readonly args: string[],
-    private readonly relay: TcpRelay,
+    private readonly relay: Partition,
     private readonly zk: ZkSessionClient,
     private readonly nats: NatsConnection,
   ) {}
@@ -138,8 +164,8 @@ test("every transition of the instance chart that can be caused for real is take
 
 test("the walks, replayed against a real node: at every step it is where the model is, and ZooKeeper agrees", async () => {
   const { initial, walks } = coveringWalks(specOf("instance"), environment);
-  const [zkServer, db, natsServer] = await Promise.all([startZooKeeper(), startMariaDB(), startNats()]);
-  const relay = await TcpRelay.start(zkServer.port);
+  const [zkServer, db, natsServer] = await Promise.all([startZooKeeperEnsemble(), startMariaDB(), startNats()]);
+  const relay = await Partition.around(zkServer.members.map((m) => m.port));
   const zk = await ZkSessionClient.connect({ connectString: zkServer.connectString, sessionTimeoutMs: 30_000 });
   const nats = await connect({ servers: natsServer.url });
   const args = [...nodeArgs(relay.connectString, db, DESTINATION), "--zk-session-timeout", String(SESSION_TIMEOUT_MS), "--nats", natsServer.url];
