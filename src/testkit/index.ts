@@ -75,4 +75,4 @@ export async function startAll(
   };
   return { zookeeper: zookeeper.value, mariadb: mariadb.value, nats: nats.value, stop, [Symbol.asyncDispose]: stop };
 }
-export { TcpRelay } from "./tcp-relay.js";
+export { TcpRelay, TcpRelayGroup } from "./tcp-relay.js";

@@ -5,6 +5,9 @@
  *
  *   const relay = await TcpRelay.start(zk.port);
  *   connect to relay.connectString …; relay.blackhole(); …; relay.heal(); await relay.stop();
+ *
+ * `TcpRelayGroup` does the same in front of every member of an ensemble at once: cutting them
+ * all partitions a client from the whole ensemble.
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { freePort, LOOPBACK } from "./process.js";
@@ -67,5 +70,35 @@ export class TcpRelay {
       this.pairs.delete(pair);
     };
     for (const s of pair) s.on("close", end).on("error", end);
+  }
+}
+
+/** Relays in front of several servers (an ensemble's members), cut and healed together. */
+export class TcpRelayGroup {
+  private constructor(private readonly relays: TcpRelay[]) {}
+
+  static async start(targetPorts: readonly number[]): Promise<TcpRelayGroup> {
+    return new TcpRelayGroup(await Promise.all(targetPorts.map((port) => TcpRelay.start(port))));
+  }
+
+  /** Every relay, comma-separated, as a ZooKeeper connect string. */
+  get connectString(): string {
+    return this.relays.map((r) => r.connectString).join(",");
+  }
+
+  refuse(): void {
+    for (const r of this.relays) r.refuse();
+  }
+
+  blackhole(): void {
+    for (const r of this.relays) r.blackhole();
+  }
+
+  heal(): void {
+    for (const r of this.relays) r.heal();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.relays.map((r) => r.stop()));
   }
 }

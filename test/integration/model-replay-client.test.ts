@@ -6,7 +6,7 @@
  * own transitions (XState inspection) must follow the model state for state, and event for event.
  *
  * The world the client lives in, and what the test turns in it:
- *   - ZooKeeper through a TcpRelay (the client's session only): refused = the session is suspended,
+ *   - A 3-member ZooKeeper ensemble, each member behind a relay (the client's session only): refused = the session is suspended,
  *     and gone after its timeout; healed = back, with the same session or a new one.
  *   - Nodes A and B run the destination in cluster mode and register as 127.0.0.2:<port>; a
  *     ServerPath listening there relays to them, so the test can cut the client's connections,
@@ -50,7 +50,7 @@ import {
   runningPath,
 } from "../../src/protocol/zk-layout.js";
 import { startCanalNode, type CanalNode } from "../../src/testkit/canal-node.js";
-import { startMariaDB, startZooKeeper, TcpRelay, type MariaDBServer } from "../../src/testkit/index.js";
+import { startMariaDB, startZooKeeperEnsemble, TcpRelayGroup, type MariaDBServer } from "../../src/testkit/index.js";
 import { coveringWalks, eventsFor, type Step } from "../machines/model.js";
 import { specOf } from "../machines/specs.js";
 import { eventually } from "./cluster-kit.js";
@@ -283,7 +283,7 @@ class World {
     readonly nodes: readonly CanalNode[],
     readonly paths: readonly ServerPath[],
     readonly authNode: CanalNode,
-    readonly zkRelay: TcpRelay,
+    readonly zkRelay: TcpRelayGroup,
   ) {}
 
   setAcl(path: string, acl: keyof typeof ACLS): Promise<void> {
@@ -854,7 +854,7 @@ function staleBatchWalk(initial: AnyMachineSnapshot): Step[] {
 
 // ---- set-up and the test -----------------------------------------------------------------------
 
-async function startWorld(zkConnect: string, zkPort: number, db: MariaDBServer): Promise<World> {
+async function startWorld(zkConnect: string, zkPorts: readonly number[], db: MariaDBServer): Promise<World> {
   const conn = await mysql.createConnection({ host: db.host, port: db.port, user: db.user, password: db.password });
   await conn.query("CREATE DATABASE IF NOT EXISTS replay");
   await conn.query("CREATE TABLE IF NOT EXISTS replay.rows (n INT PRIMARY KEY)");
@@ -871,7 +871,7 @@ async function startWorld(zkConnect: string, zkPort: number, db: MariaDBServer):
   const admin = zookeeper.createClient(zkConnect);
   await new Promise<void>((resolve) => (admin.once("connected", () => resolve()), admin.connect()));
   await zk.ensurePath(clientPath(DESTINATION, CLIENT_ID));
-  const zkRelay = await TcpRelay.start(zkPort);
+  const zkRelay = await TcpRelayGroup.start(zkPorts);
   return new World(zk, admin, conn, [a, b], paths, authNode, zkRelay);
 }
 
@@ -886,12 +886,12 @@ test("the model's walks replayed against the real cluster client: state for stat
   const covering = coveringWalks(specOf("client"), allowed);
   assert.equal(covering.uncovered, Object.keys(NOT_REPLAYED), "the transitions not replayed are exactly those listed, each with its reason");
   const walks = [...covering.walks, staleBatchWalk(covering.initial)];
-  await using zkServer = await startZooKeeper();
+  await using zkServer = await startZooKeeperEnsemble();
   await using db = await startMariaDB();
   let world: World | undefined;
   const nodes: CanalNode[] = [];
   try {
-    world = await startWorld(zkServer.connectString, zkServer.port, db);
+    world = await startWorld(zkServer.connectString, zkServer.members.map((m) => m.port), db);
     nodes.push(...world.nodes, world.authNode);
     await world.ownerPort();
     const replay = new ClientReplay(world);

@@ -30,7 +30,7 @@ import { adminSubject, type TransitionDoc } from "../../src/actors/nats/subjects
 import { ZkSessionClient } from "../../src/actors/zk/session-client.js";
 import { formatServerRunning, parseServerRunning, runningPath } from "../../src/protocol/zk-layout.js";
 import { startCanalNode, type CanalNode } from "../../src/testkit/canal-node.js";
-import { startMariaDB, startNats, startZooKeeperEnsemble, TcpRelay } from "../../src/testkit/index.js";
+import { startMariaDB, startNats, startZooKeeperEnsemble, TcpRelayGroup } from "../../src/testkit/index.js";
 import { coveringWalks, type Step } from "../machines/model.js";
 import { environment, NOT_REPLAYED, type World } from "./instance-world.js";
 import { specOf } from "../machines/specs.js";
@@ -40,31 +40,6 @@ import { replayWalk, type RealSystem, type RealTransition } from "./model-replay
 const DESTINATION = "replay";
 const SESSION_TIMEOUT_MS = 4000;
 const OTHER = "127.0.0.2:11111";
-
-/** Relays in front of every member of an ensemble, cut and healed together. */
-class Partition {
-  private constructor(private readonly relays: TcpRelay[]) {}
-
-  static async around(ports: readonly number[]): Promise<Partition> {
-    return new Partition(await Promise.all(ports.map((port) => TcpRelay.start(port))));
-  }
-
-  get connectString(): string {
-    return this.relays.map((r) => r.connectString).join(",");
-  }
-
-  refuse(): void {
-    for (const r of this.relays) r.refuse();
-  }
-
-  heal(): void {
-    for (const r of this.relays) r.heal();
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all(this.relays.map((r) => r.stop()));
-  }
-}
 
 /** A node under test, its ZooKeeper through `relay`, followed through its live feed. */
 class RealNode implements RealSystem<World> {
@@ -77,7 +52,7 @@ class RealNode implements RealSystem<World> {
 
   constructor(
     private readonly args: string[],
-    private readonly relay: Partition,
+    private readonly relay: TcpRelayGroup,
     private readonly zk: ZkSessionClient,
     private readonly nats: NatsConnection,
   ) {}
@@ -165,7 +140,7 @@ test("every transition of the instance chart that can be caused for real is take
 test("the walks, replayed against a real node: at every step it is where the model is, and ZooKeeper agrees", async () => {
   const { initial, walks } = coveringWalks(specOf("instance"), environment);
   const [zkServer, db, natsServer] = await Promise.all([startZooKeeperEnsemble(), startMariaDB(), startNats()]);
-  const relay = await Partition.around(zkServer.members.map((m) => m.port));
+  const relay = await TcpRelayGroup.start(zkServer.members.map((m) => m.port));
   const zk = await ZkSessionClient.connect({ connectString: zkServer.connectString, sessionTimeoutMs: 30_000 });
   const nats = await connect({ servers: natsServer.url });
   const args = [...nodeArgs(relay.connectString, db, DESTINATION), "--zk-session-timeout", String(SESSION_TIMEOUT_MS), "--nats", natsServer.url];
