@@ -244,17 +244,30 @@ test("a filter change of a fenced-off store is refused too (it rides with a chec
   });
 });
 
-test("a cursor the old owner creates after the takeover fences whoever creates second; the first write stays", async () => {
+test("a stale owner cannot create a cursor the takeover had nothing to bump for: the destination's epoch fences it, and the new owner writes on", async () => {
   await withZooKeeper(async (server) => {
     const zkA = await session(server.connectString);
-    const a = await ZkCursorStore.takeOver(zkA, D, SOURCE);
-    await a.set({ clientId: 1001 }); // subscribed, no cursor yet: nothing to bump at takeover
+    const fences: CursorFencedError[] = [];
+    const a = await ZkCursorStore.takeOver(zkA, D, SOURCE, { onFenced: (err) => fences.push(err) });
+    await a.set({ clientId: 1001 }); // subscribed, no cursor yet: no cursor version to bump at takeover
+    const epochBefore = (await zkA.read(DEST))!.stat.version;
     const b = await ZkCursorStore.takeOver(await session(server.connectString), D, SOURCE);
-    await a.set({ clientId: 1001, cursor: cursorAt(50) });
-    const err = await fencedBy(b.set({ clientId: 1001, cursor: cursorAt(60) }));
-    assert.is(err.expectedVersion, -1);
-    assert.match(err.message, /expected no node, got NODE_EXISTS/);
-    assert.is((await node(zkA, `${DEST}/1001/cursor`))?.text, CANAL_CURSOR.replace("4567", "50"), "never overwritten: the next takeover resumes from it");
+    const dest = (await zkA.read(DEST))!;
+    assert.is(dest.data, null, "<d> keeps Canal's null data");
+    assert.is(dest.stat.version, epochBefore + 1, "the takeover bumped <d>'s version");
+
+    const err = await fencedBy(a.set({ clientId: 1001, cursor: cursorAt(50) }));
+    assert.is(err.path, DEST);
+    assert.is(err.expectedVersion, epochBefore);
+    assert.match(err.message, /destination example: another node took it over \(\/otter\/canal\/destinations\/example is no longer at version \d+, got BAD_VERSION\)/);
+    assert.equal(fences, [err]);
+    assert.is(await zkA.read(`${DEST}/1001/cursor`), undefined, "the stale owner's cursor did not land");
+    // Nor does a cursor for a client the new owner never heard of.
+    assert.is(await fencedBy(a.set({ clientId: 2002, cursor: cursorAt(1) })), err);
+    assert.is(await zkA.read(`${DEST}/2002/cursor`), undefined);
+
+    await b.set({ clientId: 1001, cursor: cursorAt(60) });
+    assert.is((await node(zkA, `${DEST}/1001/cursor`))?.text, CANAL_CURSOR.replace("4567", "60"));
   });
 });
 

@@ -23,22 +23,19 @@
  *     multi as a check on the client's cursor version, so it is fenced the same way. A cursor
  *     node this store does not know of is created, and a create that finds the node already
  *     there means someone else moved that cursor since our takeover.
- *   - BAD_VERSION or NO_NODE on a cursor, NODE_EXISTS on a cursor create, or the session
+ *   - The destination node `<d>` carries an epoch in its version: takeOver bumps it first (its
+ *     data stays jute null, as Canal leaves it), and every multi of this store ends with a
+ *     check of the version it bumped. Cursor versions alone cannot fence a write that has no
+ *     version to expect (the first cursor of a client that had none at takeover, a client the
+ *     new owner never heard of); the epoch does: once another node took over, every multi of
+ *     this store fails on it, whatever it writes. The cursor bumps stay for owners that do not
+ *     check the epoch (a Canal server, or a canal-ts before it).
+ *   - BAD_VERSION or NO_NODE on a cursor or on `<d>`, NODE_EXISTS on a cursor create, or the session
  *     expiring (or being closed) all mean: another node owns the destination now, or may. The
  *     store is then FENCED for good: the write rejects with CursorFencedError, every later
  *     set/remove/flush rejects with the same error, `onFenced` is called once and `fenced`
  *     resolves, so the instance stops serving at once. Only a new takeOver (on a new running
  *     node) may write again.
- *
- * What versions cannot fence, and what it costs: a client with no cursor node at takeover has
- * nothing to bump. If the old owner creates that cursor afterwards, our own first create of it
- * fails NODE_EXISTS and fences us: a needless failover, but its write is never overwritten, and
- * the next owner resumes from it. Likewise a cursor the old owner creates for a client this
- * store never heard of lands (there is no version to expect); it only ever records what that
- * client acked, and our first write for the client finds it and fences us. Closing these two
- * gaps needs an epoch that every write checks: the version of `<d>`, bumped at takeover.
- * Bumping it while `<d>` keeps its null data needs a null-data "set" op in
- * ZkSessionClient.multi (the library can send one; the adapter does not take it yet).
  *
  * A takeover races a still-writing old owner: each round is read, then rewrite at that version;
  * a conflict is retried at once, bounded (`takeoverConflicts`). The instance calls revoke() the
@@ -146,6 +143,8 @@ export class ZkCursorStore implements CursorStore {
   readonly fenced: Promise<CursorFencedError>;
   private readonly attempts: number;
   private readonly retryDelayMs: number;
+  /** The version of `<d>` this store's takeover bumped it to; every multi checks it. */
+  private epoch = -1;
 
   private constructor(
     private readonly session: CursorSession,
@@ -176,6 +175,8 @@ export class ZkCursorStore implements CursorStore {
   ): Promise<ZkCursorStore> {
     const store = new ZkCursorStore(session, destination, sourceAddress, options);
     try {
+      // First: from here on no multi of an older owner lands, so the reads below see all it wrote.
+      await store.claimEpoch();
       const ids = clientIdsOf(await store.retrying(() => session.children(destinationPath(destination))));
       // In parallel: the takeover is on the failover path, and clients are independent.
       await Promise.all(ids.map((id) => store.takeOverClient(id)));
@@ -235,6 +236,14 @@ export class ZkCursorStore implements CursorStore {
   }
 
   // ---- takeover ------------------------------------------------------------------------------
+
+  /** Bumps `<d>`'s version, keeping its null data (a bump whose reply was lost is bumped again: only the last counts). */
+  private async claimEpoch(): Promise<void> {
+    const path = destinationPath(this.destination);
+    await this.retrying(() => this.session.ensurePath(path));
+    const [stat] = await this.retrying(() => this.session.multi([{ op: "set", path, data: null, version: -1 }]));
+    this.epoch = stat!.version;
+  }
 
   private async takeOverClient(clientId: number): Promise<void> {
     const [cursor, filter] = await Promise.all([this.bumpCursor(clientId), this.readFilter(clientId)]);
@@ -350,6 +359,9 @@ export class ZkCursorStore implements CursorStore {
           else await this.removeOps(id, ops);
         }
         if (ops.length === 0) return;
+        // Last, so that a cursor another owner moved is named as such; anything else of a
+        // store whose destination was taken over fails here.
+        ops.push({ op: "check", path: destinationPath(this.destination), version: this.epoch });
         const stats = await this.session.multi(ops);
         this.applied(ops, stats.map((s) => s?.version));
         return;
@@ -521,6 +533,7 @@ export class ZkCursorStore implements CursorStore {
     if (err instanceof CursorFencedError) return err;
     if (!(err instanceof ZooKeeperError)) return undefined;
     if (err.code === "SESSION_EXPIRED" || err.code === "CLOSED") return this.sessionGone(err);
+    if (err.path === destinationPath(this.destination) && (err.code === "BAD_VERSION" || err.code === "NO_NODE")) return this.epochMoved(err);
     const { clientId, kind } = err.path === undefined ? { clientId: undefined, kind: "other" as const } : this.parsePath(err.path);
     if (clientId === undefined || kind !== "cursor") return undefined;
     if (err.code !== "BAD_VERSION" && err.code !== "NO_NODE" && err.code !== "NODE_EXISTS") return undefined;
@@ -535,6 +548,14 @@ export class ZkCursorStore implements CursorStore {
     return new CursorFencedError(
       `destination ${this.destination}: the cursor of client ${clientId} at ${path} was moved by another node (${expected}${got}): another node owns the destination now, so this node must stop serving it`,
       { destination: this.destination, clientId, path, expectedVersion, cause },
+    );
+  }
+
+  private epochMoved(err: ZooKeeperError): CursorFencedError {
+    const path = destinationPath(this.destination);
+    return new CursorFencedError(
+      `destination ${this.destination}: another node took it over (${path} is no longer at version ${this.epoch}, got ${err.code}), so this node must stop serving it`,
+      { destination: this.destination, path, expectedVersion: this.epoch, cause: err },
     );
   }
 

@@ -128,7 +128,8 @@ export type ZkWatcher = (event: ZkWatchEvent) => void;
 
 export type ZkMultiOp =
   | { op: "check"; path: string; version: number }
-  | { op: "set"; path: string; data: Uint8Array; version: number }
+  /** data null: jute null (the library's own setData cannot send it; its transactions can). */
+  | { op: "set"; path: string; data: Uint8Array | null; version: number }
   | { op: "create"; path: string; data: Uint8Array | null; mode: "persistent" | "ephemeral" }
   | { op: "delete"; path: string; version: number };
 
@@ -389,7 +390,7 @@ export class ZkSessionClient {
     }
   }
 
-  /** Writes data if the node's version is `version` (-1: any). Rejects NO_NODE, BAD_VERSION. */
+  /** Writes data if the node's version is `version` (-1: any). Rejects NO_NODE, BAD_VERSION. Jute-null data only goes through `multi`. */
   async setData(path: string, data: Uint8Array, version: number): Promise<ZkStat> {
     const real = this.real(path);
     checkVersion(version, path);
@@ -434,7 +435,7 @@ export class ZkSessionClient {
           break;
         case "set":
           checkVersion(op.version, op.path);
-          tx.setData(real, toBuffer(op.data), op.version);
+          tx.setData(real, op.data === null ? null : toBuffer(op.data), op.version);
           withVersion(op.version);
           break;
         case "delete":
