@@ -9,7 +9,8 @@
  *   - where to start: the smallest acked cursor of its subscribed clients (Canal's
  *     MetaLogPositionManager, §6.5), resumed exactly at that ack point, so nothing acked is
  *     delivered again except the boundary event Canal also repeats; without a cursor, the
- *     configured start; without that, the current end of the binlog;
+ *     configured start (a file and offset, a GTID position, or a time, found in the binlog
+ *     by binlog-search.ts); without that, the current end of the binlog;
  *   - backpressure: a source batch that does not fit the store is kept aside (at most one
  *     transaction group), the source is told "full" and pauses its socket, and the rest goes
  *     in when an ack frees room; the store never grows past its bounds;
@@ -19,9 +20,10 @@
  *     client's next request (the stores coalesce writes), and stop() flushes, so SIGTERM
  *     loses no ack and kill -9 at most the last one.
  */
-import { CanalConfigError, type CanalError } from "../errors.js";
+import type { CanalError } from "../errors.js";
 import type { DestinationConfig } from "../config/types.js";
 import type { LogPosition, MetaClient } from "../protocol/cursor-json.js";
+import { findStartByTimestamp } from "./binlog-search.js";
 import { BinlogSource, type SourceBatch, type SourceStatus } from "./binlog-source.js";
 import type { BinlogStart } from "./binlog-stream.js";
 import { toLogPosition, type CursorStore } from "./cursor-store.js";
@@ -72,7 +74,7 @@ export class Destination implements ServedDestination {
   }
 
   /** Where this destination starts reading, and why (for logs and status). */
-  startPosition(): { start: BinlogStart; from: "cursor" | "config" | "end of binlog" } {
+  startPosition(): { start: BinlogStart | { timestamp: number }; from: "cursor" | "config" | "end of binlog" } {
     const acked = this.cursors
       .list()
       .flatMap((c) => (c.cursor ? [c.cursor] : []))
@@ -84,23 +86,22 @@ export class Destination implements ServedDestination {
       const mariadb = /^\d+-\d+-\d+(,\d+-\d+-\d+)*$/.test(start.gtid);
       return { start: mariadb ? { mariadbGtid: start.gtid } : { mysqlGtidSet: start.gtid }, from: "config" };
     }
-    if (start.timestamp !== undefined) {
-      throw new CanalConfigError(
-        `destination ${this.name}: start.timestamp ${start.timestamp} is not supported yet; expected start.journalName (+ start.position) or start.gtid`,
-      );
-    }
+    if (start.timestamp !== undefined) return { start: { timestamp: start.timestamp }, from: "config" };
     return { start: "current", from: "end of binlog" };
   }
 
   private async startSource(): Promise<void> {
     const { config } = this.options;
+    const planned = this.startPosition().start;
+    // A start by time is found in the binlog once; reconnects resume from what was handed on.
+    const start = typeof planned === "object" && "timestamp" in planned ? await findStartByTimestamp(config.source, planned.timestamp) : planned;
     this.source = await BinlogSource.start({
       host: config.source.host,
       port: config.source.port,
       user: config.source.user,
       password: config.source.password,
       serverId: config.source.serverId,
-      start: this.startPosition().start,
+      start,
       filters: { regex: config.filter.regex, blackRegex: config.filter.blackRegex, field: config.filter.field, blackField: config.filter.blackField },
       connectionCharset: config.source.connectionCharset,
       timeZone: config.source.timeZone,
