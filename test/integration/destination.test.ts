@@ -138,15 +138,4 @@ test("a client that never acks: the store stays within its bound while the datab
   });
 });
 
-test("a start timestamp is refused by name until it is supported", async () => {
-  await withDatabase(async (db, _sql, dataDir) => {
-    const config = destinationConfig(db, dataDir, { "start-timestamp": "1700000000000" });
-    const err = await Destination.start({ config, cursors: await CursorFile.open(dataDir, "example") }).then(
-      () => undefined,
-      (e: Error) => e,
-    );
-    assert.match(err?.message ?? "", /start\.timestamp 1700000000000 is not supported yet/);
-  });
-});
-
 test.run();
