@@ -50,8 +50,12 @@ export interface SourceFilters {
   field?: string;
   /** canal.instance.filter.black.field: the columns dropped. */
   blackField?: string;
-  /** canal.instance.filter.query.dml: drop statement-text entries (annotations, statement DML). */
+  /** canal.instance.filter.query.dml: drop statement DML (INSERT/UPDATE/DELETE as text) and row annotations. */
   queryDml?: boolean;
+  /** canal.instance.filter.query.dcl: drop statements that are neither DDL nor DML (GRANT, CREATE USER, …). */
+  queryDcl?: boolean;
+  /** canal.instance.filter.query.ddl: drop every statement entry, as Canal does (DDL, statement DML and the rest). */
+  queryDdl?: boolean;
 }
 
 export interface BinlogSourceOptions {
@@ -265,7 +269,7 @@ export class BinlogSource {
     if (event.kind === "tableMap") this.noteSchemaMode(event.tableMap);
     if (query !== undefined && event.kind === "query") this.forgetSchemasNamedBy(query, event.query.database);
     this.currentBoundary = arrival.boundary;
-    if (entry !== undefined && this.keeps(entry)) this.buffer.add(entry);
+    if (entry !== undefined && this.keeps(entry, event, query)) this.buffer.add(entry);
     if (arrival.boundary !== undefined) {
       this.buffer.flush();
       this.lastBoundary = arrival.boundary;
@@ -286,11 +290,20 @@ export class BinlogSource {
     return this.tableFilter.acceptsDdl(q.schema ?? "", q.table, renamedFrom);
   }
 
-  /** canal.instance.filter.query.dml drops statement text: annotations and statement-based DML. */
-  private keeps(entry: WrittenEntry): boolean {
-    if (this.options.filters?.queryDml !== true || entry.kind !== "query") return true;
-    const t = entry.eventType;
-    return !(t === EventType.QUERY || isDml(t));
+  /**
+   * Canal's filter.query.* (§7.2): row annotations go with `queryDml`; a statement goes with
+   * `queryDml` when it is DML text, with `queryDcl` when it is neither DML nor DDL, and every
+   * statement goes with `queryDdl` (Canal drops them all there). Transaction begin and end, XA,
+   * and the table schema refresh a DDL causes are never affected.
+   */
+  private keeps(entry: WrittenEntry, event: BinlogEvent, query: QueryTarget | undefined): boolean {
+    const f = this.options.filters;
+    if (f === undefined) return true;
+    if (event.kind === "annotateRows" || event.kind === "rowsQuery") return f.queryDml !== true;
+    if (query === undefined || (entry.kind !== "query" && entry.kind !== "ddl")) return true;
+    if (entry.eventType === EventType.XACOMMIT || entry.eventType === EventType.XAROLLBACK) return true;
+    if (isDml(query.type) ? f.queryDml === true : query.type === EventType.QUERY && f.queryDcl === true) return false;
+    return f.queryDdl !== true;
   }
 
   private readSchemaThenRetry(arrival: Arrival, schema: string, table: string): void {

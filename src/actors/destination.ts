@@ -102,7 +102,7 @@ export class Destination implements ServedDestination {
       password: config.source.password,
       serverId: config.source.serverId,
       start,
-      filters: { regex: config.filter.regex, blackRegex: config.filter.blackRegex, field: config.filter.field, blackField: config.filter.blackField },
+      filters: config.filter,
       connectionCharset: config.source.connectionCharset,
       timeZone: config.source.timeZone,
       transactionSize: config.transactionSize,

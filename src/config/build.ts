@@ -30,7 +30,7 @@ export interface RawDestination {
   at: At;
   name: Raw;
   source: RawSource;
-  filter: { regex?: Raw; blackRegex?: Raw; field?: Raw; blackField?: Raw };
+  filter: { regex?: Raw; blackRegex?: Raw; field?: Raw; blackField?: Raw; queryDml?: Raw; queryDcl?: Raw; queryDdl?: Raw };
   start: { journalName?: Raw; position?: Raw; timestamp?: Raw; gtid?: Raw };
   store: { maxEntries?: Raw; maxBytes?: Raw; batchMode?: Raw; memUnit?: Raw };
   ddlIsolation?: Raw;
@@ -97,7 +97,7 @@ export const DEFAULTS = {
   sourcePort: 3306,
   connectionCharset: "UTF-8",
   zookeeper: { sessionTimeoutMs: 4000, antiFlapDelayMs: 200 },
-  filter: { regex: ".*\\..*", blackRegex: "", field: "", blackField: "" },
+  filter: { regex: ".*\\..*", blackRegex: "", field: "", blackField: "", queryDml: false, queryDcl: false, queryDdl: false },
   store: { maxEntries: 16384, batchMode: "MEMSIZE", memUnit: 1024 },
   ddlIsolation: false,
   transactionSize: 1024,
@@ -190,6 +190,9 @@ function buildDestination(raw: RawDestination, nodeId: string, ctx: BuildContext
       blackRegex: opt(raw.filter.blackRegex, (r) => v.tableFilter(r, false), DEFAULTS.filter.blackRegex),
       field: opt(raw.filter.field, v.fieldFilter, DEFAULTS.filter.field),
       blackField: opt(raw.filter.blackField, v.fieldFilter, DEFAULTS.filter.blackField),
+      queryDml: opt(raw.filter.queryDml, v.bool, DEFAULTS.filter.queryDml),
+      queryDcl: opt(raw.filter.queryDcl, v.bool, DEFAULTS.filter.queryDcl),
+      queryDdl: opt(raw.filter.queryDdl, v.bool, DEFAULTS.filter.queryDdl),
     },
     start,
     store: buildStore(raw.store),

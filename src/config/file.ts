@@ -30,7 +30,7 @@ const ZOOKEEPER_KEYS = ["connect", "sessionTimeoutMs", "fenceAfterMs", "antiFlap
 const NATS_KEYS = ["servers"] as const;
 const DESTINATION_KEYS = ["source", "filter", "start", "store", "ddlIsolation", "transactionSize", "preferredNode", "sink"] as const;
 const SOURCE_KEYS = ["url", "address", "host", "port", "user", "password", "serverId", "connectionCharset", "timeZone", "gtidMode"] as const;
-const FILTER_KEYS = ["regex", "blackRegex", "field", "blackField"] as const;
+const FILTER_KEYS = ["regex", "blackRegex", "field", "blackField", "queryDml", "queryDcl", "queryDdl"] as const;
 const START_KEYS = ["journalName", "position", "timestamp", "gtid"] as const;
 const STORE_KEYS = ["maxEntries", "maxBytes", "batchMode", "memUnit"] as const;
 const SINK_KEYS = ["enabled", "nats", "stream", "subject", "clientId", "batchSize", "getTimeoutMs", "duplicateWindowMs", "publishTimeoutMs"] as const;
@@ -198,7 +198,7 @@ function readDestination(r: YamlReader, name: string, entry: Entry, source: stri
     at: at(source, prefix, entry.where.line),
     name: { value: name, where: entry.where },
     source: readSource(r, m.get("source"), prefix, source, entry.where),
-    filter: { regex: r.leaf(filter.get("regex")), blackRegex: r.leaf(filter.get("blackRegex")), field: r.leaf(filter.get("field")), blackField: r.leaf(filter.get("blackField")) },
+    filter: { regex: r.leaf(filter.get("regex")), blackRegex: r.leaf(filter.get("blackRegex")), field: r.leaf(filter.get("field")), blackField: r.leaf(filter.get("blackField")), queryDml: r.leaf(filter.get("queryDml")), queryDcl: r.leaf(filter.get("queryDcl")), queryDdl: r.leaf(filter.get("queryDdl")) },
     start: { journalName: r.leaf(start.get("journalName")), position: r.leaf(start.get("position")), timestamp: r.leaf(start.get("timestamp")), gtid: r.leaf(start.get("gtid")) },
     store: { maxEntries: r.leaf(store.get("maxEntries")), maxBytes: r.leaf(store.get("maxBytes")), batchMode: r.leaf(store.get("batchMode")), memUnit: r.leaf(store.get("memUnit")) },
     ddlIsolation: r.leaf(m.get("ddlIsolation")),

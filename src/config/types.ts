@@ -154,6 +154,12 @@ export interface FilterConfig {
   field: string;
   /** Columns to drop. Canal `canal.instance.filter.black.field`, default "". */
   blackField: string;
+  /** Drop statement DML (INSERT/UPDATE/DELETE as text) and row annotations. Canal `canal.instance.filter.query.dml`, default false. */
+  queryDml: boolean;
+  /** Drop other statements that are not DDL (GRANT, CREATE USER, …). Canal `canal.instance.filter.query.dcl`, default false. */
+  queryDcl: boolean;
+  /** Drop every statement entry: DDL, statement DML and the rest (Canal's filter.query.ddl drops them all). Canal `canal.instance.filter.query.ddl`, default false. */
+  queryDdl: boolean;
 }
 
 /**

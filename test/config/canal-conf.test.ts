@@ -44,7 +44,7 @@ Canal("example/instance.properties: source, position, filters with doubled backs
   const example = load().config.destinations[0]!;
   assert.equal(example.source, { host: "127.0.0.1", port: 3306, user: "canal", password: "cänal pass", serverId: 1234, connectionCharset: "UTF-8", timeZone: "UTC", gtidMode: false });
   assert.equal(example.start, { journalName: "mysql-bin.000003", position: 4567, timestamp: undefined, gtid: undefined });
-  assert.equal(example.filter, { regex: ".*\\..*", blackRegex: "mysql\\.slave_.*,test\\.tmp_.*", field: "shop.orders:id/total", blackField: "" });
+  assert.equal(example.filter, { regex: ".*\\..*", blackRegex: "mysql\\.slave_.*,test\\.tmp_.*", field: "shop.orders:id/total", blackField: "", queryDml: false, queryDcl: true, queryDdl: false });
   assert.equal(example.store, { maxEntries: 4096, maxBytes: 4096 * 1024, batchMode: "MEMSIZE", memUnit: 1024 });
   assert.equal([example.ddlIsolation, example.transactionSize], [true, 1024]);
 });
@@ -65,7 +65,6 @@ Canal("keys canal-ts does not use are warnings with file, line and reason; match
     `canal.zookeeper.flush.period in ${CANAL_FILE}:17: ignored: canal-ts writes each acked cursor to ZooKeeper at once; a client's next request waits for it`,
     `canal.file.flush.period in ${CANAL_FILE}:21: ignored: canal-ts decides itself when to write the standalone cursor file (after acks)`,
     `canal.instance.tsdb.enable in ${CANAL_FILE}:30: ignored: canal-ts takes table schemas from FULL binlog metadata or the database, without a table-meta history store`,
-    `canal.instance.filter.query.dcl in ${CANAL_FILE}:31: ignored: canal-ts supports only the table and field filters (filter.regex, filter.black.regex, filter.field, filter.black.field)`,
     `canal.auto.scan in ${CANAL_FILE}:36: ignored: canal-ts does not watch the conf dir; restart it to pick up changes`,
     `canal.mq.topic in ${join(FIXTURE, "orders/instance.properties")}:10: ignored: canal-ts has no MQ producers; it serves Canal TCP clients and an optional NATS JetStream sink`,
   ]);

@@ -73,7 +73,7 @@ destinations:
   assert.equal(config.nats, { servers: ["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"] });
   const [example, audit] = config.destinations;
   assert.equal(example!.source, { host: "db1", port: 3307, user: "repl", password: "s3cret", serverId: 1234, connectionCharset: "latin1", timeZone: "Asia/Shanghai", gtidMode: true });
-  assert.equal(example!.filter, { regex: "shop\\..*,crm\\.customers", blackRegex: "shop\\.tmp_.*", field: "shop.orders:id/total", blackField: "crm.customers:ssn" });
+  assert.equal(example!.filter, { regex: "shop\\..*,crm\\.customers", blackRegex: "shop\\.tmp_.*", field: "shop.orders:id/total", blackField: "crm.customers:ssn", queryDml: false, queryDcl: false, queryDdl: false });
   assert.equal(example!.start.gtid, "0-1-100");
   assert.equal(example!.store, { maxEntries: 4096, maxBytes: 64 * 1024 * 1024, batchMode: "ITEMSIZE", memUnit: 512 });
   assert.equal([example!.ddlIsolation, example!.transactionSize], [true, 256]);

@@ -20,7 +20,7 @@ Flags("the issue's quick start: one destination with Canal's defaults", () => {
   const [d] = config.destinations;
   assert.is(d!.name, "example");
   assert.equal(d!.source, { host: "127.0.0.1", port: 3306, user: "canal", password: "canal", serverId: defaultServerId("db7-11111", "example"), connectionCharset: "UTF-8", timeZone: "UTC", gtidMode: false });
-  assert.equal(d!.filter, { regex: "shop\\..*", blackRegex: "", field: "", blackField: "" });
+  assert.equal(d!.filter, { regex: "shop\\..*", blackRegex: "", field: "", blackField: "", queryDml: false, queryDcl: false, queryDdl: false });
   assert.equal(d!.store, { maxEntries: 16384, maxBytes: 16 * 1024 * 1024, batchMode: "MEMSIZE", memUnit: 1024 });
   assert.equal(d!.start, { journalName: undefined, position: undefined, timestamp: undefined, gtid: undefined });
 });

@@ -98,6 +98,39 @@ test("field filters drop columns by name; a client filter replaces the white fil
   assert.equal(columns.map((c) => [c.index, c.name]), [[0, "id"], [2, "note"], [3, "c"]]);
 });
 
+test("filter.query.dml / dcl / ddl drop statements by kind as Canal does; rows and the schema refresh after a DDL stay", async () => {
+  await db.query("CREATE TABLE keep.q (id INT PRIMARY KEY)");
+  const start = await masterPosition(db);
+  await db.query("CREATE USER 'replay_u'@'localhost'"); // neither DDL nor DML: Canal's DCL
+  await db.query("ALTER TABLE keep.q ADD COLUMN v INT");
+  await db.query("INSERT INTO keep.q VALUES (2, 2)");
+  const statements = (c: Collector) => c.entries.filter((e) => e.rowChange?.sql !== undefined && !e.rowChange.rowDatas?.length).map((e) => e.rowChange!.sql!.replace(/\s+/g, " ").slice(0, 30));
+  /** Reads the statements above with `filters`; returns the statement texts and the last row's column names. */
+  const read = async (filters: Record<string, boolean>) => {
+    const collector = new Collector();
+    const source = await startSource(server, collector, { start, filters: { regex: "keep\\.q", ...filters } });
+    try {
+      await collector.until(() => collector.entries.some((e) => e.rowChange?.rowDatas?.[0]?.afterColumns?.some((c) => c.name === "id" && c.value === "2")));
+    } finally {
+      await source.stop();
+    }
+    const last = collector.entries.filter((e) => e.rowChange?.rowDatas?.length).at(-1)!.rowChange!.rowDatas![0]!.afterColumns!;
+    return { statements: statements(collector), columns: last.map((c) => c.name) };
+  };
+  const all = await read({});
+  assert.ok(all.statements.some((s) => s.startsWith("CREATE USER")), JSON.stringify(all.statements));
+  assert.ok(all.statements.some((s) => s.startsWith("ALTER TABLE keep.q")));
+  assert.ok(all.statements.some((s) => s.startsWith("INSERT INTO keep.q VALUES (2")), "the row annotation");
+
+  const dcl = await read({ queryDcl: true });
+  assert.equal(dcl.statements, all.statements.filter((s) => !s.startsWith("CREATE USER")), "DCL dropped, the rest kept");
+  const dml = await read({ queryDml: true });
+  assert.equal(dml.statements, all.statements.filter((s) => !s.startsWith("INSERT")), "the row annotation dropped");
+  const ddl = await read({ queryDdl: true });
+  assert.equal(ddl.statements, all.statements.filter((s) => s.startsWith("INSERT INTO keep.q VALUES (2")), "every statement dropped; only the row annotation stays");
+  assert.equal(ddl.columns, ["id", "v"], "the ALTER was not handed on, but the schema was read again after it");
+});
+
 test("an invalid filter regex is a CanalConfigError naming it, before anything connects", async () => {
   for (const [filters, message] of [
     [{ regex: "keep\\..*,bad\\.(" }, /filter regex "bad\\\\\.\(".*invalid/],
