@@ -23,6 +23,8 @@ export class ValueBytes {
   end = 0;
   /** java.sql.Types code of the last rendered value. */
   sqlType = 0;
+  /** Growing keeps only `scratch[floor, pos)` (at the same offsets): what lies below belongs to someone else. */
+  floor = 0;
 
   constructor(initialSize = 64 * 1024) {
     this.scratch = Buffer.allocUnsafe(initialSize);
@@ -32,13 +34,26 @@ export class ValueBytes {
   /** Forgets every value rendered so far. */
   reset(): void {
     this.pos = 0;
+    this.floor = 0;
+  }
+
+  /**
+   * Appends from now on to `buf` (with `view` over it) at `pos`, keeping only what is written
+   * from there on when it has to grow: the entry writer renders into the memory entries are
+   * handed out in, behind the entries already there.
+   */
+  adopt(buf: Buffer, view: DataView, pos: number): void {
+    this.scratch = buf;
+    this.view = view;
+    this.pos = pos;
+    this.floor = pos;
   }
 
   /** Makes room for `n` more bytes, keeping what is there. */
   reserve(n: number): void {
     if (this.pos + n <= this.scratch.length) return;
     const grown = Buffer.allocUnsafe(Math.max(this.scratch.length * 2, this.pos + n));
-    this.scratch.copy(grown, 0, 0, this.pos);
+    this.scratch.copy(grown, this.floor, this.floor, this.pos);
     this.scratch = grown;
     this.view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
   }
