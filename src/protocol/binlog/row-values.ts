@@ -388,13 +388,12 @@ export function renderColumnValue(reader: ColumnReader, buf: Buffer, offset: num
 }
 
 /**
- * The length in bytes of the text or binary value at `buf[offset]` as renderColumnValue will
- * usually write it (the row image's bytes as they are: valid UTF-8, ASCII binary data), or -1
- * for other kinds. Lets the entry writer frame the value before it is copied.
+ * The width of the length prefix of a text or binary column, or 0 for other kinds: the entry
+ * writer reads the length to frame the value before it is copied (the row image's bytes as they
+ * are, usually: valid UTF-8, ASCII binary data).
  */
-export function textLength(reader: ColumnReader, buf: Buffer, offset: number, end: number): number {
-  if ((reader.kind !== Kind.Chars && reader.kind !== Kind.Blob) || offset + reader.size > end) return -1;
-  return reader.size === 1 ? buf[offset]! : reader.size === 2 ? buf[offset]! | (buf[offset + 1]! << 8) : buf.readUIntLE(offset, reader.size);
+export function textLengthBytes(reader: ColumnReader): number {
+  return reader.kind === Kind.Chars || reader.kind === Kind.Blob ? reader.size : 0;
 }
 
 const stringScratch = new ValueBytes(1024);

@@ -28,7 +28,7 @@ import { varintSize, writeVarint } from "../varint.js";
 import { copyRange, equalRanges } from "./byte-copy.js";
 import { NULL_VALUE, RowCursor, type RowsEvent } from "./events/rows.js";
 import type { TableMap } from "./events/table-map.js";
-import { renderColumnValue, textLength } from "./row-values.js";
+import { renderColumnValue } from "./row-values.js";
 import { type ColumnPlan, HEAD_UPDATED_FROM_END, type TablePlan } from "./table-plan.js";
 import { ValueBytes } from "./value-bytes.js";
 
@@ -234,19 +234,28 @@ export class RowsEntryEncoder {
     // The value is rendered where it goes if its length is as expected: a text's length is
     // known beforehand; other values are nearly always shorter than 128 bytes.
     let head = column.valueHead;
-    const suffix = column.suffix;
-    const known = textLength(reader, buf, offset, end);
-    const expected = known < 0 ? 1 : known;
-    const fixedSize = head.bytes.length + suffix.bytes.length;
-    const guess = columnStart + 1 + smallVarintSize(fixedSize + smallVarintSize(expected) + expected) + head.bytes.length + smallVarintSize(expected);
+    let headLength = column.headLength;
+    const suffixLength = column.suffixLength;
+    const lengthBytes = column.textLengthBytes;
+    let guess: number;
+    if (lengthBytes === 0 || offset + lengthBytes > end) guess = columnStart + column.shortValueAt;
+    else {
+      const known = lengthBytes === 1 ? buf[offset]! : lengthBytes === 2 ? buf[offset]! | (buf[offset + 1]! << 8) : buf.readUIntLE(offset, lengthBytes);
+      const knownBytes = smallVarintSize(known);
+      guess = columnStart + 1 + smallVarintSize(headLength + knownBytes + known + suffixLength) + headLength + knownBytes;
+    }
     out.reserve(guess - columnStart);
     out.pos = guess;
     const next = renderColumnValue(reader, buf, offset, end, out);
     const length = out.end - out.start;
-    if (out.sqlType !== reader.sqlType) head = column.headFor(out.sqlType); // unsigned promotion
-    const size = head.bytes.length + smallVarintSize(length) + length + suffix.bytes.length;
-    const valueAt = columnStart + 1 + smallVarintSize(size) + head.bytes.length + smallVarintSize(length);
-    const columnEnd = valueAt + length + suffix.bytes.length;
+    if (out.sqlType !== reader.sqlType) {
+      head = column.headFor(out.sqlType); // unsigned promotion
+      headLength = head.bytes.length;
+    }
+    const lengthSize = smallVarintSize(length);
+    const size = headLength + lengthSize + length + suffixLength;
+    const valueAt = columnStart + 1 + smallVarintSize(size) + headLength + lengthSize;
+    const columnEnd = valueAt + length + suffixLength;
     if (columnEnd > out.pos) out.reserve(columnEnd - out.pos);
     const b = out.scratch;
     const view = out.view;
@@ -255,12 +264,13 @@ export class RowsEntryEncoder {
     const isAfter = this.isAfter;
     b[columnStart] = isAfter ? AFTER_COLUMN_TAG : BEFORE_COLUMN_TAG;
     let p = writeSmallVarint(b, columnStart + 1, size);
-    p = copyRange(head.bytes, head.view, 0, head.bytes.length, b, view, p);
+    p = copyRange(head.bytes, head.view, 0, headLength, b, view, p);
     const update = this.update;
     if (isAfter && !(update && this.beforeRow[i] === this.row && this.sameAsBefore(i, valueAt, length))) b[p - HEAD_UPDATED_FROM_END] = 1;
     writeSmallVarint(b, p, length);
     if (update && !isAfter) this.noteBefore(i, valueAt, valueAt + length);
-    out.pos = copyRange(suffix.bytes, suffix.view, 0, suffix.bytes.length, b, view, valueAt + length);
+    const suffix = column.suffix;
+    out.pos = suffixLength === 0 ? valueAt + length : copyRange(suffix.bytes, suffix.view, 0, suffixLength, b, view, valueAt + length);
     return next;
   }
 

@@ -14,7 +14,7 @@ import { CanalError } from "../../errors.js";
 import { tag, varintSize, writeVarint } from "../varint.js";
 import { type ViewedBytes, viewed } from "./byte-copy.js";
 import type { TableMap } from "./events/table-map.js";
-import { type ColumnDef, type ColumnReader, type ReaderOptions, columnDefFromMysqlType, planColumns } from "./row-values.js";
+import { type ColumnDef, type ColumnReader, type ReaderOptions, columnDefFromMysqlType, planColumns, textLengthBytes } from "./row-values.js";
 
 /** One column as the database describes it (information_schema / SHOW CREATE TABLE). */
 export interface ColumnSchema {
@@ -61,6 +61,16 @@ export class ColumnPlan {
   /** A NULL Column's fields, `updated` 0, and where `updated` is in them. */
   readonly nullColumn: ViewedBytes;
   readonly nullUpdatedAt: number;
+  /**
+   * Numbers the entry writer needs for every value, read here once instead of through
+   * `valueHead.bytes.length` and the reader's kind per value: the lengths of the head and the
+   * suffix, the width of a text value's length prefix (0: not text), and for other values
+   * where in the Column the value starts when it is shorter than 128 bytes (nearly always).
+   */
+  readonly headLength: number;
+  readonly suffixLength: number;
+  readonly textLengthBytes: number;
+  readonly shortValueAt: number;
   private readonly nameAndKey: Uint8Array;
   private readonly otherHeads = new Map<number, ViewedBytes>();
 
@@ -82,6 +92,11 @@ export class ColumnPlan {
     const nullPrefix = this.buildPrefix(reader.nullSqlType);
     this.nullColumn = viewed(concat([nullPrefix, Uint8Array.of(tag(5, 0), 0, tag(6, 0), 1), this.suffix.bytes]));
     this.nullUpdatedAt = nullPrefix.length + 1;
+    this.headLength = this.valueHead.bytes.length;
+    this.suffixLength = this.suffix.bytes.length;
+    this.textLengthBytes = textLengthBytes(reader);
+    // tag, Column length, head, value length: one byte each of the lengths for a value of 1 byte.
+    this.shortValueAt = 1 + varintSize(this.headLength + 2 + this.suffixLength) + this.headLength + 1;
   }
 
   /** The head for a value's sqlType: the precomputed one, bar unsigned promotion. */
