@@ -29,6 +29,7 @@ import { copyRange, equalRanges } from "./byte-copy.js";
 import { NULL_VALUE, RowCursor, type RowsEvent } from "./events/rows.js";
 import type { TableMap } from "./events/table-map.js";
 import { renderColumnValue } from "./row-values.js";
+import type { ViewedBytes } from "./byte-copy.js";
 import { type ColumnPlan, HEAD_UPDATED_FROM_END, type TablePlan } from "./table-plan.js";
 import { ValueBytes } from "./value-bytes.js";
 
@@ -232,22 +233,31 @@ export class RowsEntryEncoder {
       return next;
     }
     // The value is rendered where it goes if its length is as expected: a text's length is
-    // known beforehand; other values are nearly always shorter than 128 bytes.
-    let head = column.valueHead;
+    // known beforehand; other values are nearly always shorter than 128 bytes. The head goes
+    // in first, where that puts it, whole words at a time: the up to 3 bytes past its end that
+    // its last word writes are where the value's length and the value go next.
     let headLength = column.headLength;
     const suffixLength = column.suffixLength;
     const lengthBytes = column.textLengthBytes;
     let guess: number;
-    if (lengthBytes === 0 || offset + lengthBytes > end) guess = columnStart + column.shortValueAt;
-    else {
+    let headAt: number;
+    if (lengthBytes === 0 || offset + lengthBytes > end) {
+      guess = columnStart + column.shortValueAt;
+      headAt = guess - headLength - 1;
+    } else {
       const known = lengthBytes === 1 ? buf[offset]! : lengthBytes === 2 ? buf[offset]! | (buf[offset + 1]! << 8) : buf.readUIntLE(offset, lengthBytes);
       const knownBytes = smallVarintSize(known);
-      guess = columnStart + 1 + smallVarintSize(headLength + knownBytes + known + suffixLength) + headLength + knownBytes;
+      headAt = columnStart + 1 + smallVarintSize(headLength + knownBytes + known + suffixLength);
+      guess = headAt + headLength + knownBytes;
     }
-    out.reserve(guess - columnStart);
+    out.reserve(guess - columnStart + 4);
+    const words = column.headWords;
+    let view = out.view;
+    for (let w = 0, at = headAt; w < words.length; w++, at += 4) view.setUint32(at, words[w]!);
     out.pos = guess;
     const next = renderColumnValue(reader, buf, offset, end, out);
     const length = out.end - out.start;
+    let head: ViewedBytes | undefined;
     if (out.sqlType !== reader.sqlType) {
       head = column.headFor(out.sqlType); // unsigned promotion
       headLength = head.bytes.length;
@@ -258,13 +268,18 @@ export class RowsEntryEncoder {
     const columnEnd = valueAt + length + suffixLength;
     if (columnEnd > out.pos) out.reserve(columnEnd - out.pos);
     const b = out.scratch;
-    const view = out.view;
+    view = out.view;
     if (valueAt !== guess) b.copyWithin(valueAt, guess, guess + length);
 
     const isAfter = this.isAfter;
     b[columnStart] = isAfter ? AFTER_COLUMN_TAG : BEFORE_COLUMN_TAG;
     let p = writeSmallVarint(b, columnStart + 1, size);
-    p = copyRange(head.bytes, head.view, 0, headLength, b, view, p);
+    if (p !== headAt || head !== undefined) {
+      // The head is elsewhere, or another one (rare): written again, exactly.
+      head ??= column.valueHead;
+      copyRange(head.bytes, head.view, 0, headLength, b, view, p);
+    }
+    p += headLength;
     const update = this.update;
     if (isAfter && !(update && this.beforeRow[i] === this.row && this.sameAsBefore(i, valueAt, length))) b[p - HEAD_UPDATED_FROM_END] = 1;
     writeSmallVarint(b, p, length);
