@@ -229,6 +229,10 @@ export function defaultTimeZone(): string {
 }
 
 const DAY = 86400;
+/** Days up to the last second of an unsigned 32-bit TIMESTAMP. */
+const TIMESTAMP_DAYS = Math.floor(0xffffffff / DAY) + 1;
+/** No zone's offset is this many seconds. */
+const NOT_CONSTANT = 0x7fffffff;
 
 /**
  * Renders epoch seconds as Canal does for TIMESTAMP columns: `java.sql.Timestamp.toString()`
@@ -246,6 +250,8 @@ export class TimestampFormatter {
   private readonly days = new Map<number, number | Transition>();
   private lastDay = NaN;
   private lastOffset = 0;
+  /** Offsets of the days whose offset is constant, by day since 1970 (NOT_CONSTANT: not known yet, or a transition day). */
+  private dayOffsets: Int32Array | undefined;
 
   constructor(timeZone: string = defaultTimeZone()) {
     try {
@@ -290,6 +296,13 @@ export class TimestampFormatter {
   offsetAt(seconds: number): number {
     const day = Math.floor(seconds / DAY);
     if (day === this.lastDay) return this.lastOffset;
+    // Days a TIMESTAMP can hold are looked up by index, not in the Map: consecutive rows
+    // seldom share a day, so most values would pay a Map lookup.
+    const byIndex = day >= 0 && day < TIMESTAMP_DAYS;
+    if (byIndex) {
+      const known = (this.dayOffsets ??= new Int32Array(TIMESTAMP_DAYS).fill(NOT_CONSTANT))[day]!;
+      if (known !== NOT_CONSTANT) return known;
+    }
     let entry = this.days.get(day);
     if (entry === undefined) {
       if (this.days.size >= 100_000) this.days.clear();
@@ -299,6 +312,7 @@ export class TimestampFormatter {
     if (typeof entry === "number") {
       this.lastDay = day;
       this.lastOffset = entry;
+      if (byIndex) this.dayOffsets![day] = entry;
       return entry;
     }
     return seconds < entry.at ? entry.before : entry.after;
