@@ -134,6 +134,16 @@ test("a failed write is reported to the change's caller, and the next change wri
   assert.is(readFileSync(metaPath(dir), "utf8"), META_DAT);
 });
 
+test("the directory is made by the first write only, and made again when it was removed since", async () => {
+  const dir = dataDir();
+  const file = await CursorFile.open(dir, "example");
+  await file.set({ clientId: 1001, filter: "", cursor: cursorAt(1) });
+  rmSync(join(dir, "example"), { recursive: true });
+  await file.set({ clientId: 1001, filter: "", cursor: cursorAt(4567) });
+  assert.is(readFileSync(metaPath(dir), "utf8"), META_DAT);
+  assert.equal(readdirSync(join(dir, "example")), ["meta.dat"]);
+});
+
 test("a meta.dat that cannot be read is a CursorFileError", async () => {
   const dir = dataDir();
   writeFileSync(join(dir, "example"), "not a directory");
