@@ -127,7 +127,9 @@ export class RowsEntryEncoder {
     // that outgrows it anyway moves to a buffer of its own and is copied into a chunk after.
     const chunks = this.chunks;
     const imageBytes = rows.rowsEnd - rows.rowsStart;
-    const headerBound = this.encodeHeader(fields, plan, eventType, imageBytes); // no more rows than bytes
+    // The header but its last field, the row count, which is appended at the end.
+    const headerStart = this.encodeHeader(fields, plan, eventType);
+    const headerBound = headerStart + rowsCountSize(imageBytes); // no more rows than bytes
     const prefixBound = 1 + varintSize(headerBound) + headerBound + 3 + 5;
     chunks.ensure(prefixBound + Math.min(this.chunkSize >> 2, 3 * imageBytes + 256));
     const bodyStart = chunks.used + prefixBound;
@@ -172,7 +174,7 @@ export class RowsEntryEncoder {
     const body = out.scratch;
     const bodyEnd = out.pos;
     const bodySize = bodyEnd - bodyStart;
-    const headerSize = this.encodeHeader(fields, plan, eventType, rowCount);
+    const headerSize = rowCount > 0 ? this.appendRowsCount(headerStart, rowCount) : headerStart;
     const entryStart = bodyStart - (1 + varintSize(headerSize) + headerSize + 3 + varintSize(bodySize));
     body[entryStart] = 0x0a;
     let q = writeVarint(body, entryStart + 1, headerSize);
@@ -315,7 +317,7 @@ export class RowsEntryEncoder {
   }
 
   /** The rows entry's Header into `this.header`; returns its size. */
-  private encodeHeader(fields: EventHeaderFields, plan: TablePlan, eventType: number, rowCount: number): number {
+  private encodeHeader(fields: EventHeaderFields, plan: TablePlan, eventType: number): number {
     const most = 128 + fields.fileBytes.length + plan.schemaBytes.length + plan.tableBytes.length;
     if (this.header.length < most) {
       this.header = Buffer.allocUnsafe(most);
@@ -341,16 +343,24 @@ export class RowsEntryEncoder {
     p = writeVarint(h, p, fields.eventLength);
     h[p++] = 0x58;
     h[p++] = eventType;
-    if (rowCount > 0) {
-      const count = String(rowCount);
-      h[p++] = 0x62; // props: Pair{key "rowsCount", value count}
-      h[p++] = 2 + ROWS_COUNT.length + 2 + count.length;
-      p = stringField(h, p, 0x0a, ROWS_COUNT);
-      h[p++] = 0x12;
-      h[p++] = count.length;
-      p += h.write(count, p, "latin1");
-    }
     return p;
+  }
+
+  /**
+   * Appends the header's props, Pair{key "rowsCount", value the count in decimal}, at `p`;
+   * returns the header's size. The digits are written here: a string and Buffer#write per
+   * entry cost ~1% of the decode benchmark's profile (latin1Write).
+   */
+  private appendRowsCount(p: number, rowCount: number): number {
+    const h = this.header;
+    const digits = decimalDigits(rowCount);
+    h[p++] = 0x62;
+    h[p++] = 2 + ROWS_COUNT.length + 2 + digits;
+    p = stringField(h, p, 0x0a, ROWS_COUNT);
+    h[p++] = 0x12;
+    h[p++] = digits;
+    for (let k = p + digits - 1, n = rowCount; k >= p; k--, n = Math.floor(n / 10)) h[k] = 48 + (n % 10);
+    return p + digits;
   }
 
   private fitColumns(n: number): void {
@@ -359,6 +369,17 @@ export class RowsEntryEncoder {
     this.beforeStart = new Int32Array(n);
     this.beforeEnd = new Int32Array(n);
   }
+}
+
+function decimalDigits(n: number): number {
+  let digits = 1;
+  for (; n >= 10; n = Math.floor(n / 10)) digits++;
+  return digits;
+}
+
+/** The size of the header's props for `rowCount` rows. */
+function rowsCountSize(rowCount: number): number {
+  return 2 + 2 + ROWS_COUNT.length + 2 + decimalDigits(rowCount);
 }
 
 function stringField(out: Buffer, p: number, fieldTag: number, bytes: Uint8Array): number {
