@@ -284,7 +284,7 @@ export function renderColumnValue(reader: ColumnReader, buf: Buffer, offset: num
     case Kind.Chars:
     case Kind.Blob:
     case Kind.Json: {
-      const length = reader.size === 1 ? buf[offset]! : reader.size === 2 ? buf[offset]! | (buf[offset + 1]! << 8) : buf.readUIntLE(offset, reader.size);
+      const length = lengthPrefix(buf, offset, reader.size);
       if (next + length > end) throw truncated(reader, reader.size + length, end - offset);
       if (reader.kind === Kind.Json) {
         out.begin();
@@ -408,6 +408,16 @@ export function readColumnValue(reader: ColumnReader, buf: Buffer, offset: numbe
   out.value = stringScratch.scratch.toString("utf8", stringScratch.start, stringScratch.end);
   out.sqlType = stringScratch.sqlType;
   return next;
+}
+
+/**
+ * The `size`-byte little-endian length before a text, blob or JSON value, read byte by byte:
+ * Buffer#readUIntLE showed in the decode benchmark's profile as a call of its own for the
+ * 4-byte lengths of LONGTEXT (MariaDB's JSON) columns.
+ */
+export function lengthPrefix(buf: Buffer, offset: number, size: number): number {
+  const low = size === 1 ? buf[offset]! : size === 2 ? buf[offset]! | (buf[offset + 1]! << 8) : buf[offset]! | (buf[offset + 1]! << 8) | (buf[offset + 2]! << 16);
+  return size === 4 ? low + buf[offset + 3]! * 0x1000000 : low;
 }
 
 function truncated(reader: ColumnReader, needed: number, left: number): CanalProtocolError {

@@ -28,7 +28,7 @@ import { varintSize, writeVarint } from "../varint.js";
 import { copyRange, equalRanges } from "./byte-copy.js";
 import { NULL_VALUE, RowCursor, type RowsEvent } from "./events/rows.js";
 import type { TableMap } from "./events/table-map.js";
-import { renderColumnValue } from "./row-values.js";
+import { lengthPrefix, renderColumnValue } from "./row-values.js";
 import type { ViewedBytes } from "./byte-copy.js";
 import { type ColumnPlan, HEAD_UPDATED_FROM_END, type TablePlan } from "./table-plan.js";
 import { ValueBytes } from "./value-bytes.js";
@@ -247,7 +247,7 @@ export class RowsEntryEncoder {
       guess = columnStart + column.shortValueAt;
       headAt = guess - headLength - 1;
     } else {
-      const known = lengthBytes === 1 ? buf[offset]! : lengthBytes === 2 ? buf[offset]! | (buf[offset + 1]! << 8) : buf.readUIntLE(offset, lengthBytes);
+      const known = lengthPrefix(buf, offset, lengthBytes);
       const knownBytes = smallVarintSize(known);
       headAt = columnStart + 1 + smallVarintSize(headLength + knownBytes + known + suffixLength);
       guess = headAt + headLength + knownBytes;
