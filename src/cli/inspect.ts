@@ -9,6 +9,7 @@ import { connect } from "@nats-io/transport-node";
 import { parseNatsServers } from "../config/addresses.js";
 import { CanalConfigError, CanalConnectionError } from "../errors.js";
 import { inspectFilter, NODE_LEVEL, type TransitionDoc } from "../actors/nats/subjects.js";
+import { natsConnectOptions, shownNatsServer } from "../actors/nats/credentials.js";
 
 export const INSPECT_USAGE = `usage: canal-ts inspect [--nats URL] [--node N] [--destination D] [--json]
   prints every state transition of every node (instances, ZooKeeper sessions, client sessions,
@@ -86,8 +87,8 @@ function id(text: string): string {
 /** Prints transitions until `signal` aborts. */
 export async function runInspect(options: InspectOptions, out: { write(text: string): unknown; isTTY?: boolean }, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<void> {
   const color = options.color ?? out.isTTY === true;
-  const nc = await connect({ servers: options.servers, name: "canal-ts inspect", maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 }).catch((err: unknown) => {
-    throw new CanalConnectionError(`NATS ${options.servers.join(",")}: cannot connect (${String(err)}); expected a reachable nats-server`, { retriable: false, cause: err });
+  const nc = await connect({ ...natsConnectOptions(options.servers), name: "canal-ts inspect", maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 }).catch((err: unknown) => {
+    throw new CanalConnectionError(`NATS ${options.servers.map(shownNatsServer).join(",")}: cannot connect (${String(err)}); expected a reachable nats-server`, { retriable: false, cause: err });
   });
   const subject = inspectFilter(options.node, options.destination);
   log(`inspecting ${subject} on ${nc.getServer()}`);

@@ -16,6 +16,7 @@ import { parseNatsServers, parseZooKeeperAddress, zooKeeperConnectString } from 
 import { CanalConfigError, CanalConnectionError } from "../errors.js";
 import { parseCursorJson } from "../protocol/cursor-json.js";
 import { clientCursorPath, clientIdsOf, clusterPath, destinationPath } from "../protocol/zk-layout.js";
+import { natsConnectOptions, shownNatsServer } from "../actors/nats/credentials.js";
 
 export const STATUS_USAGE = `usage: canal-ts status [--nats URL] [--zk HOSTS] [--wait MS] [--json]
   prints, per destination, the node running it, the nodes standing by, the acked cursor and the lag
@@ -67,8 +68,8 @@ export function parseStatusArgs(args: string[]): StatusOptions {
 
 /** Collects every node's status from `canal.admin.status` within `waitMs`. */
 export async function statusFromNats(servers: string[], waitMs: number): Promise<NodeStatus[]> {
-  const nc = await connect({ servers, name: "canal-ts status", timeout: 5000 }).catch((err: unknown) => {
-    throw new CanalConnectionError(`NATS ${servers.join(",")}: cannot connect (${String(err)}); expected a reachable nats-server`, { retriable: false, cause: err });
+  const nc = await connect({ ...natsConnectOptions(servers), name: "canal-ts status", timeout: 5000 }).catch((err: unknown) => {
+    throw new CanalConnectionError(`NATS ${servers.map(shownNatsServer).join(",")}: cannot connect (${String(err)}); expected a reachable nats-server`, { retriable: false, cause: err });
   });
   try {
     const statuses: NodeStatus[] = [];

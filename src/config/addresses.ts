@@ -5,6 +5,7 @@
  * `where`, so later validation still names the key the user wrote.
  */
 import { invalid, type Raw } from "./where.js";
+import { natsConnectOptions, shownNatsServer } from "../actors/nats/credentials.js";
 
 /**
  * `host`, `host:port`, `[v6]`, `[v6]:port`; a bare IPv6 address (two colons or more) is a
@@ -128,6 +129,11 @@ export function parseNatsServers(raw: Raw): string[] {
     if (!isNatsUrl(s)) {
       throw invalid(raw, servers.length === 1 ? "is not a NATS server URL" : `has an invalid URL ${JSON.stringify(maskUriPassword(s))}`, expected);
     }
+  }
+  try {
+    natsConnectOptions(servers); // credentials, if any, the same on every URL
+  } catch (err) {
+    throw invalid({ ...raw, value: servers.map(shownNatsServer).join(","), secret: false }, (err as Error).message, expected);
   }
   return servers;
 }

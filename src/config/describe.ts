@@ -6,6 +6,7 @@
 import { stringify } from "yaml";
 import { zooKeeperConnectString } from "./addresses.js";
 import type { DestinationConfig, NodeConfig, SinkConfig } from "./types.js";
+import { shownNatsServer } from "../actors/nats/credentials.js";
 
 const HIDDEN = "(hidden)";
 
@@ -30,7 +31,7 @@ export function describeConfig(config: NodeConfig): string {
             antiFlapDelayMs: config.zookeeper.antiFlapDelayMs,
           },
         }),
-    ...(config.nats === undefined ? {} : { nats: { servers: config.nats.servers.join(",") } }),
+    ...(config.nats === undefined ? {} : { nats: { servers: config.nats.servers.map(shownNatsServer).join(",") } }),
     destinations: Object.fromEntries(config.destinations.map((d) => [d.name, describeDestination(d)])),
   };
   const mode = config.zookeeper === undefined ? "standalone (cursors under dataDir)" : "cluster (cursors in ZooKeeper)";
@@ -54,5 +55,5 @@ function describeDestination(d: DestinationConfig): object {
 
 /** The sink in the file's form: its servers as `nats`, so the printed file loads back the same. */
 function describeSink({ servers, ...rest }: SinkConfig): object {
-  return { nats: servers.join(","), ...rest };
+  return { nats: servers.map(shownNatsServer).join(","), ...rest };
 }

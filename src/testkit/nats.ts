@@ -23,6 +23,8 @@ export interface NatsOptions {
   readyTimeoutMs?: number;
   /** Leave the server running after this process exits (see `SpawnOptions.detached`). */
   detached?: boolean;
+  /** Clients must present this token (`nats://TOKEN@host:port`). */
+  token?: string;
 }
 
 export interface NatsServer {
@@ -67,6 +69,7 @@ export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
       `http: ${LOOPBACK}:${monitorPort}`,
       `server_name: canal-ts-test-${port}`,
       `jetstream { store_dir: ${JSON.stringify(join(dir, "jetstream"))}, max_memory_store: 64MB, max_file_store: 512MB }`,
+      ...(opts.token === undefined ? [] : [`authorization { token: ${JSON.stringify(opts.token)} }`]),
       "",
     ].join("\n"),
   );

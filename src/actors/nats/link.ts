@@ -26,6 +26,7 @@ import {
   type InspectionStats,
   type NodeStatus,
 } from "./subjects.js";
+import { natsConnectOptions, shownNatsServer } from "./credentials.js";
 
 /** What a node exposes to the control plane (src/actors/nats/admin.ts adapts each kind of node). */
 export interface NodeAdmin {
@@ -114,7 +115,7 @@ export class NatsLink {
     if (this.closed) return;
     try {
       const nc = await connect({
-        servers: this.options.servers,
+        ...natsConnectOptions(this.options.servers),
         name: `canal-ts ${this.options.node}`,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
@@ -131,7 +132,7 @@ export class NatsLink {
       this.scheduleDrain();
     } catch (err) {
       // Only the first failure is worth a line; the node runs on without NATS meanwhile.
-      if (attempt === 1) this.options.log({ level: "warn", msg: "nats unreachable; inspection queues and drops until it is", fields: { servers: this.options.servers, error: String(err) } });
+      if (attempt === 1) this.options.log({ level: "warn", msg: "nats unreachable; inspection queues and drops until it is", fields: { servers: this.options.servers.map(shownNatsServer), error: String(err) } });
       this.retry = setTimeout(() => void this.connect(attempt + 1), CONNECT_RETRY_MS);
     }
   }

@@ -32,6 +32,7 @@ import type { Destination } from "../destination.js";
 import type { ServerLog } from "../session.js";
 import { flatMessageJson, flatRowsOf, type FlatRow } from "./flat-message.js";
 import { streamSubjectOf, SubjectMaker, subjectCovers } from "./subject.js";
+import { natsConnectOptions, shownNatsServer } from "../nats/credentials.js";
 
 export interface JetStreamSinkOptions {
   /** The running destination whose store the sink reads. */
@@ -155,7 +156,7 @@ export class JetStreamSink {
       this.counters.state = "connecting";
       try {
         this.nc = await connect({
-          servers: config.servers,
+          ...natsConnectOptions(config.servers),
           name: `canal-ts${nodeId === undefined ? "" : ` ${nodeId}`} sink ${destination.name}`,
           // The connection outlives server restarts; publishes in between time out and are retried.
           maxReconnectAttempts: -1,
@@ -163,7 +164,7 @@ export class JetStreamSink {
           timeout: 2000,
         });
       } catch (err) {
-        throw new CanalConnectionError(`sink of destination ${destination.name}: cannot connect to NATS ${config.servers.join(",")}: ${String(err)}`, { cause: err });
+        throw new CanalConnectionError(`sink of destination ${destination.name}: cannot connect to NATS ${config.servers.map(shownNatsServer).join(",")}: ${String(err)}`, { cause: err });
       }
       if (this.halted) await this.nc.close();
       this.js = jetstream(this.nc, { timeout: config.publishTimeoutMs });
