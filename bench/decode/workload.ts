@@ -10,6 +10,7 @@
  * temporal values spread over 2024-2025.
  */
 import type { Connection } from "mysql2/promise";
+import { prng } from "../../src/testkit/prng.js";
 
 export const ROWS_PER_TRANSACTION = 1000;
 
@@ -75,17 +76,6 @@ const CREATE_TABLE = `CREATE TABLE ${SCHEMA}.orders (
   status ENUM(${STATUSES.map((s) => `'${s}'`).join(",")}) NOT NULL DEFAULT 'new',
   attrs JSON
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`;
-
-/** mulberry32: small, fast, and good enough to vary lengths and digits. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const YEAR_2024_MS = Date.UTC(2024, 0, 1);
 const DAY_MS = 86_400_000;

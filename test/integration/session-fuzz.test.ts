@@ -19,6 +19,7 @@ import { encodeSub } from "../../src/protocol/messages/sub.js";
 import { encodeUnsub } from "../../src/protocol/messages/unsub.js";
 import { encodePacket, PacketType } from "../../src/protocol/packet.js";
 import { scramble411 } from "../../src/protocol/scramble.js";
+import { prng } from "../../src/testkit/prng.js";
 import { eventually, fill, RawClient, startServer, transaction, type LiveServer } from "./session-kit.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -27,22 +28,15 @@ const CONCURRENT = 24;
 const FRAMES_PER_CONNECTION = 24;
 const DEADLINE_MS = 60_000;
 
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+/** Seeded picks of mutations. */
+function picker(seed: number) {
+  const next = prng(seed);
   const int = (n: number) => Math.floor(next() * n);
   const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
   return { int, bytes, pick };
 }
-const rand = prng(SEED);
+const rand = picker(SEED);
 
 // ---- frames -----------------------------------------------------------------------------------------
 

@@ -6,17 +6,7 @@ export const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, byte
 export const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
 export const concat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts));
 
-/** Mulberry32: a tiny seeded PRNG, so randomised tests can be replayed from the printed seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from "../../src/testkit/prng.js";
 
 /** A seed from FUZZ_SEED when set (to replay a failure), else a fresh one. */
 export function seedFromEnv(): number {

@@ -3,6 +3,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { javaDoubleToString, javaFloatToString, writeJavaDouble } from "../../../src/protocol/binlog/java-format.js";
 import { ValueBytes } from "../../../src/protocol/binlog/value-bytes.js";
+import { prng } from "../../../src/testkit/prng.js";
 
 const fixture = JSON.parse(readFileSync(new URL("../../fixtures/binlog/java-number-format.json", import.meta.url), "utf8")) as {
   double: { bits: string; jdk21: string }[];
@@ -43,17 +44,6 @@ function written(v: number): string {
   out.pos = 3; // not at the start of the buffer
   writeJavaDouble(out, v);
   return out.scratch.toString("latin1", 3, out.pos);
-}
-
-/** mulberry32, so that every run checks the same values. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 test("writeJavaDouble: the same bytes as javaDoubleToString, on the fixture and edge values", () => {
