@@ -31,8 +31,6 @@ export interface ZkSessionActorOptions {
 export class ZkSessionActor {
   readonly actor: Actor<typeof zkSessionMachine>;
   private current: ZkSessionClient | undefined;
-  /** When the current session last (re)connected: a server's handshake reply renews the lease too. */
-  private connectedAt = 0;
   private lastView: SessionView = { state: "gone" };
 
   private constructor(private readonly options: ZkSessionActorOptions) {
@@ -49,7 +47,6 @@ export class ZkSessionActor {
             onEvent: (event) => {
               // The first "connected" comes before connect() resolves; it is sent below, once the client is known.
               if (stopped || (event.type === "connected" && client === undefined)) return;
-              if (event.type === "connected") this.connectedAt = Date.now();
               if (event.type === "connected") sendBack({ type: "CONNECTED", sessionId: event.sessionId });
               else if (event.type === "disconnected") sendBack({ type: "DISCONNECTED" });
               else if (event.type === "expired") sendBack({ type: "EXPIRED" });
@@ -59,7 +56,6 @@ export class ZkSessionActor {
               if (stopped) return void connected.close();
               client = connected;
               this.current = connected;
-              this.connectedAt = Date.now();
               // connect() resolves once connected; the event may have come before `client` was set.
               sendBack({ type: "CONNECTED", sessionId: connected.sessionId });
             },
@@ -102,8 +98,8 @@ export class ZkSessionActor {
   }
 
   /**
-   * Whether a server of the current session was heard from within `ms`: if so, the session
-   * cannot have expired more than `ms` ago. Serving checks this before handing out a batch, so a
+   * Whether a server answered a request of the current session sent within the last `ms`: if
+   * so, the session cannot have expired more than `ms` ago. Serving checks this before handing out a batch, so a
    * process that was frozen past its session (SIGSTOP, a long pause) delivers nothing when it
    * wakes, even before it has processed the news of its expiry.
    */
@@ -111,10 +107,10 @@ export class ZkSessionActor {
     return this.current !== undefined && Date.now() - this.lastHeardAt() < ms;
   }
 
-  /** When a server of the current session was last heard from (epoch ms; 0 without a session). */
+  /** When the current session's latest answered request was sent (epoch ms; 0 without a session; see ZkSessionClient.lastHeardAt). */
   lastHeardAt(): number {
     const client = this.current;
-    return client === undefined ? 0 : Math.max(client.lastHeardAt, this.connectedAt);
+    return client === undefined ? 0 : client.lastHeardAt;
   }
 
   /** Ends the session: its ephemeral nodes go at once. */

@@ -58,6 +58,7 @@
 import type { Socket } from "node:net";
 import zookeeper from "node-zookeeper-client";
 import { CanalConfigError, CanalError } from "../../errors.js";
+import { ZkLease } from "../../protocol/zk-lease.js";
 
 export type ZkCode =
   | "NO_NODE"
@@ -219,7 +220,7 @@ export class ZkSessionClient {
   private watchedSocket: Socket | undefined;
   private socketSince = 0;
   private lastReceived = 0;
-  /** When bytes last came from a server on this session's connection (a lease, see lastHeardAt). */
+  /** The lease over all of this session's connections (see lastHeardAt). */
   private heardAt = 0;
 
   private constructor(options: ZkConnectOptions, hosts: string, chroot: string) {
@@ -290,11 +291,12 @@ export class ZkSessionClient {
   }
 
   /**
-   * Epoch ms when a server last sent this client anything (replies, pings, watch events); 0
-   * before the first. A session whose server was heard from within the last T ms cannot have
-   * expired more than T ms ago, so HA code uses this as a lease: unlike the session events, it
-   * goes stale by itself while this process is frozen (SIGSTOP, a long GC pause), because it is
-   * only renewed by the socket, after the timers that check it have run.
+   * Epoch ms when this client sent the latest request a server answered (the handshake, any
+   * operation, a ping; see ZkLease); 0 before the first answer. The session cannot have expired
+   * before this plus the session timeout, so HA code uses it as a lease: unlike the session
+   * events, it goes stale by itself while this process is frozen (SIGSTOP, a long GC pause), and
+   * bytes that waited in the socket buffer during the freeze do not renew it when they are read,
+   * since the requests they answer were sent before the freeze.
    */
   get lastHeardAt(): number {
     return this.heardAt;
@@ -718,8 +720,28 @@ export class ZkSessionClient {
       findNextServer((server) => {
         if (this.terminal === undefined) callback(server);
       });
+    // Every socket the library opens: its bytes both ways feed the lease (see ZkLease).
+    let socket: Socket | undefined = cm.socket;
+    let lease = new ZkLease();
+    Object.defineProperty(cm, "socket", {
+      get: () => socket,
+      set: (opened: Socket | undefined) => {
+        socket = opened;
+        lease = new ZkLease();
+        if (opened === undefined) return;
+        const write = opened.write.bind(opened) as (chunk: Uint8Array, ...rest: unknown[]) => boolean;
+        const connectionLease = lease;
+        opened.write = ((chunk: Uint8Array, ...rest: unknown[]) => {
+          connectionLease.sent(chunk, Date.now());
+          return write(chunk, ...rest);
+        }) as Socket["write"];
+      },
+    });
     const onSocketData = cm.onSocketData.bind(cm);
     cm.onSocketData = (buffer: Buffer) => {
+      this.lastReceived = Date.now();
+      lease.received(buffer);
+      if (lease.renewedAt > this.heardAt) this.heardAt = lease.renewedAt;
       try {
         onSocketData(buffer);
       } catch (err) {
@@ -741,7 +763,6 @@ export class ZkSessionClient {
         this.watchedSocket = socket;
         this.socketSince = now;
         this.lastReceived = now;
-        socket.on("data", () => (this.lastReceived = this.heardAt = Date.now()));
       }
       const state = this.cm.state;
       if (state === CM_STATE.CONNECTED && now - this.lastReceived > Math.floor((this.cm.sessionTimeout * 2) / 3)) socket.destroy();
