@@ -29,28 +29,28 @@ const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6] as const;
 const DASH = 45;
 const COLON = 58;
 const SPACE = 32;
-const DOT = 46;
 
 /** "." and the first `fsp` digits of `micros` zero-padded to 6, or nothing for fsp 0. */
 function fraction(out: ValueBytes, micros: number, fsp: number): void {
-  if (fsp === 0) return;
-  out.byte(DOT);
-  out.padded(Math.floor(micros / POW10[6 - fsp]!), fsp);
+  if (fsp !== 0) out.fraction(Math.floor(micros / POW10[6 - fsp]!), fsp);
 }
 
 /** The year has at least four digits (more from 10000, which a packed DATETIME can hold). */
 function date(out: ValueBytes, year: number, month: number, day: number): void {
-  if (year < 10000) {
-    const century = (year / 100) | 0;
-    out.twoDigits(century);
-    out.threePairs(year - century * 100, DASH, month, day);
-  } else {
-    out.digits(year);
-    out.byte(DASH);
-    out.twoDigits(month);
-    out.byte(DASH);
-    out.twoDigits(day);
-  }
+  if (year < 10000) return out.date(year, month, day);
+  out.digits(year);
+  out.byte(DASH);
+  out.twoDigits(month);
+  out.byte(DASH);
+  out.twoDigits(day);
+}
+
+/** "YYYY-MM-DD hh:mm:ss", the hours below 100 (as in every date-time). */
+function dateTime(out: ValueBytes, year: number, month: number, day: number, hours: number, minutes: number, seconds: number): void {
+  if (year < 10000) return out.dateTime(year, month, day, hours, minutes, seconds);
+  date(out, year, month, day);
+  out.byte(SPACE);
+  time(out, hours, minutes, seconds);
 }
 
 /** Hours have two digits, or more from 100 (TIME2). */
@@ -97,9 +97,7 @@ export function writeDatetime(out: ValueBytes, buf: Buffer, offset: number): voi
   if (v > 99991231235959) throw new CanalProtocolError(`DATETIME: packed value ${v}; expected YYYYMMDDhhmmss`);
   const d = Math.floor(v / 1e6);
   const t = v - d * 1e6;
-  date(out, Math.floor(d / 10000), Math.floor(d / 100) % 100, d % 100);
-  out.byte(SPACE);
-  time(out, Math.floor(t / 10000), Math.floor(t / 100) % 100, t % 100);
+  dateTime(out, Math.floor(d / 10000), Math.floor(d / 100) % 100, d % 100, Math.floor(t / 10000), Math.floor(t / 100) % 100, t % 100);
 }
 
 export function writeDatetime2(out: ValueBytes, buf: Buffer, offset: number, fsp: number): void {
@@ -116,9 +114,7 @@ function datetimeFromPacked(out: ValueBytes, packed: number): void {
   const ymd = Math.floor(packed / 131072); // >> 17
   const hms = packed % 131072;
   const ym = ymd >>> 5;
-  date(out, Math.floor(ym / 13), ym % 13, ymd & 31);
-  out.byte(SPACE);
-  time(out, hms >>> 12, (hms >>> 6) & 63, hms & 63);
+  dateTime(out, Math.floor(ym / 13), ym % 13, ymd & 31, hms >>> 12, (hms >>> 6) & 63, hms & 63);
 }
 
 /**
@@ -280,18 +276,12 @@ export class TimestampFormatter {
 
   /** `format` as bytes into `out`. */
   write(out: ValueBytes, seconds: number): void {
-    if (seconds === 0) {
-      date(out, 0, 0, 0);
-      out.byte(SPACE);
-      time(out, 0, 0, 0);
-      return;
-    }
+    if (seconds === 0) return out.dateTime(0, 0, 0, 0, 0, 0);
     const local = seconds + this.offsetAt(seconds);
     const days = Math.floor(local / DAY);
     const secs = local - days * DAY;
-    civilDate(out, days);
-    out.byte(SPACE);
-    time(out, Math.floor(secs / 3600), Math.floor(secs / 60) % 60, secs % 60);
+    const ymd = civilDate(days);
+    out.dateTime(ymd >>> 9, (ymd >>> 5) & 15, ymd & 31, (secs / 3600) | 0, ((secs / 60) | 0) % 60, secs % 60);
   }
 
   /** Seconds to add to UTC to get local time at `seconds`. */
@@ -362,10 +352,11 @@ interface Transition {
 }
 
 /**
- * "YYYY-MM-DD" of a day count since 1970-01-01 (proleptic Gregorian, Hinnant's civil_from_days).
- * TIMESTAMP days (≥ -1) keep every quotient non-negative, so `| 0` is the floor here.
+ * The date of a day count since 1970-01-01 (proleptic Gregorian, Hinnant's civil_from_days),
+ * packed as DATE packs it: year << 9 | month << 5 | day. TIMESTAMP days (≥ -1, years up to
+ * 2106) keep every quotient non-negative, so `| 0` is the floor here.
  */
-function civilDate(out: ValueBytes, days: number): void {
+function civilDate(days: number): number {
   const z = days + 719468;
   const era = (z / 146097) | 0;
   const doe = z - era * 146097;
@@ -374,7 +365,7 @@ function civilDate(out: ValueBytes, days: number): void {
   const mp = ((5 * doy + 2) / 153) | 0;
   const day = doy - (((153 * mp + 2) / 5) | 0) + 1;
   const month = mp < 10 ? mp + 3 : mp - 9;
-  date(out, yoe + era * 400 + (month <= 2 ? 1 : 0), month, day);
+  return ((yoe + era * 400 + (month <= 2 ? 1 : 0)) << 9) | (month << 5) | day;
 }
 
 const scratch = new ValueBytes(64);

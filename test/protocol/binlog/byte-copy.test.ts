@@ -93,6 +93,9 @@ test("ValueBytes writes integers, padded digits and digit pairs as String and pa
   }
   for (let n = 0; n < 100; n++) assert.is(written(() => out.twoDigits(n)), String(n).padStart(2, "0"));
   assert.is(written(() => out.threePairs(7, 58, 0, 59)), "07:00:59");
+  assert.is(written(() => out.date(905, 1, 31)), "0905-01-31");
+  assert.is(written(() => out.dateTime(2024, 12, 3, 0, 59, 7)), "2024-12-03 00:59:07");
+  assert.is(written(() => out.fraction(5, 6)), ".000005");
 });
 
 test.run();
