@@ -88,8 +88,8 @@ export class ValueBytes {
     if (n < 0x80000000) return this.int32Digits(n, decimalLength(n));
     // Two int32 halves: the division-free digit loop below needs n < 2^31 (Math.floor per
     // digit on a double costs ~3× as much, measured on BIGINT columns).
-    const high = Math.floor(n / 1e8);
-    this.digits(high);
+    const high = Math.floor(n / 1e8); // < 2^53 / 10^8 < 2^31
+    this.int32Digits(high, decimalLength(high));
     this.int32Digits(n - high * 1e8, 8);
   }
 
@@ -114,32 +114,28 @@ export class ValueBytes {
   /** Appends exactly `width` (>= the digits of n) digits of 0 <= n < 2^31, two at a time from a table. */
   private int32Digits(n: number, width: number): void {
     this.reserve(width);
-    const out = this.scratch;
+    const view = this.view;
     const start = this.pos;
     let p = start + width;
     this.pos = p;
     while (n >= 100) {
       const q = (n / 100) | 0;
-      const pair = (n - q * 100) << 1;
-      out[--p] = DIGIT_PAIRS[pair + 1]!;
-      out[--p] = DIGIT_PAIRS[pair]!;
+      p -= 2;
+      view.setUint16(p, DIGIT_PAIR_WORDS[n - q * 100]!);
       n = q;
     }
     if (n >= 10) {
-      out[--p] = DIGIT_PAIRS[(n << 1) + 1]!;
-      out[--p] = DIGIT_PAIRS[n << 1]!;
-    } else out[--p] = 48 + n;
-    while (p > start) out[--p] = 48;
+      p -= 2;
+      view.setUint16(p, DIGIT_PAIR_WORDS[n]!);
+    } else view.setUint8(--p, 48 + n);
+    while (p > start) view.setUint8(--p, 48);
   }
 
   /** Appends the two digits of 0 <= n < 100. */
   twoDigits(n: number): void {
     this.reserve(2);
-    const out = this.scratch;
-    const p = this.pos;
-    out[p] = DIGIT_PAIRS[n << 1]!;
-    out[p + 1] = DIGIT_PAIRS[(n << 1) + 1]!;
-    this.pos = p + 2;
+    this.view.setUint16(this.pos, DIGIT_PAIR_WORDS[n]!);
+    this.pos += 2;
   }
 
   /**
@@ -227,10 +223,8 @@ export class ValueBytes {
   }
 }
 
-/** "00" … "99" as character codes: the pair for n is at [2n, 2n + 1]. */
-const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i & 1 ? (i >> 1) % 10 : ((i >> 1) / 10) | 0));
-/** The same pairs as big-endian 16-bit words, stored with one DataView#setUint16 each. */
-const DIGIT_PAIR_WORDS = Uint16Array.from({ length: 100 }, (_, n) => (DIGIT_PAIRS[2 * n]! << 8) | DIGIT_PAIRS[2 * n + 1]!);
+/** "00" … "99" as big-endian 16-bit words of character codes, stored with one DataView#setUint16 each. */
+const DIGIT_PAIR_WORDS = Uint16Array.from({ length: 100 }, (_, n) => ((48 + ((n / 10) | 0)) << 8) | (48 + (n % 10)));
 
 const DASH = 45;
 const DOT = 46;
