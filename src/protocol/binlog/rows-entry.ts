@@ -55,9 +55,11 @@ const ROWS_COUNT = new TextEncoder().encode("rowsCount");
 /**
  * Memory for entries, in large chunks handed out front to back: an entry's bytes stay valid
  * for as long as they are referenced. Entries are built in place at `used`, and taken when done.
+ * The chunks are shared memory, so that the node's binlog source thread hands entries to the
+ * main thread without copying them (src/actors/source-thread/packed-batches.ts).
  */
 class Chunks {
-  chunk = Buffer.allocUnsafeSlow(0);
+  chunk = sharedBuffer(0);
   view = new DataView(this.chunk.buffer);
   used = 0;
 
@@ -66,7 +68,7 @@ class Chunks {
   /** Starts a new chunk unless `n` bytes are left in this one. */
   ensure(n: number): void {
     if (this.used + n <= this.chunk.length) return;
-    this.chunk = Buffer.allocUnsafeSlow(Math.max(this.chunkSize, n));
+    this.chunk = sharedBuffer(Math.max(this.chunkSize, n));
     this.view = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.byteLength);
     this.used = 0;
   }
@@ -77,6 +79,10 @@ class Chunks {
     this.used += n;
     return out;
   }
+}
+
+function sharedBuffer(size: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(size));
 }
 
 export class RowsEntryEncoder {
