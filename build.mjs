@@ -72,7 +72,12 @@ export async function build() {
   generateProto();
   await checkMachinesArePure();
   await esbuild.build({
-    entryPoints: { cli: join(root, "src/cli/main.ts"), index: join(root, "src/index.ts") },
+    // The binlog source's thread is a script of its own, beside the bundles that start it.
+    entryPoints: {
+      cli: join(root, "src/cli/main.ts"),
+      index: join(root, "src/index.ts"),
+      "binlog-source-worker": join(root, "src/actors/source-thread/worker.ts"),
+    },
     outdir: join(root, "dist"),
     bundle: true,
     platform: "node",

@@ -24,11 +24,12 @@ import type { CanalError } from "../errors.js";
 import type { DestinationConfig } from "../config/types.js";
 import type { LogPosition, MetaClient } from "../protocol/cursor-json.js";
 import { findStartByTimestamp } from "./binlog-search.js";
-import { BinlogSource, type SourceBatch, type SourceStatus } from "./binlog-source.js";
+import type { SourceBatch, SourceStatus } from "./binlog-source.js";
 import type { BinlogStart } from "./binlog-stream.js";
 import { toLogPosition, type CursorStore } from "./cursor-store.js";
 import { EventStore, type BinlogPosition } from "./event-store.js";
 import type { ServedDestination } from "./session-requests.js";
+import { ThreadedBinlogSource } from "./source-thread/threaded-source.js";
 
 export interface DestinationOptions {
   config: DestinationConfig;
@@ -45,7 +46,7 @@ export interface DestinationOptions {
 export class Destination implements ServedDestination {
   readonly name: string;
   readonly store: EventStore;
-  private source: BinlogSource | undefined;
+  private source: ThreadedBinlogSource | undefined;
   /** The part of a source batch the store refused, waiting for room. */
   private pending: SourceBatch["entries"] = [];
   private stopped = false;
@@ -95,7 +96,8 @@ export class Destination implements ServedDestination {
     const planned = this.startPosition().start;
     // A start by time is found in the binlog once; reconnects resume from what was handed on.
     const start = typeof planned === "object" && "timestamp" in planned ? await findStartByTimestamp(config.source, planned.timestamp) : planned;
-    this.source = await BinlogSource.start({
+    // In a thread of its own: decoding runs beside the serving of clients (threaded-source.ts).
+    this.source = await ThreadedBinlogSource.start({
       host: config.source.host,
       port: config.source.port,
       user: config.source.user,
@@ -170,9 +172,10 @@ export class Destination implements ServedDestination {
 
   /** Stops reading, closes the store (pending gets end empty) and writes every acked cursor. */
   async stop(): Promise<void> {
-    const closing = this.closeStore();
-    await this.source?.stop();
-    await closing;
+    // Both at once, and the store's outcome (a fenced flush rejects) is taken only after the
+    // source stopped: awaited one after the other, that rejection would go unhandled meanwhile.
+    const [closed] = await Promise.allSettled([this.closeStore(), this.source?.stop()]);
+    if (closed.status === "rejected") throw closed.reason;
   }
 
   /**

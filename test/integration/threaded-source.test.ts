@@ -1,0 +1,142 @@
+/**
+ * The binlog source in a thread of its own (what a node runs), against a real MariaDB: it hands
+ * on exactly what the source in-process does, stops reading while its consumer is full, and
+ * fails to start with the source's own typed errors.
+ */
+import type mysql from "mysql2/promise";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { BinlogSourceOptions, SourceBatch } from "../../src/actors/binlog-source.js";
+import { ThreadedBinlogSource } from "../../src/actors/source-thread/threaded-source.js";
+import { CanalAuthError, CanalConfigError } from "../../src/errors.js";
+import { type MariaDBServer, startMariaDB } from "../../src/testkit/index.js";
+import { Collector, connect, masterPosition, startSource } from "./source-helpers.js";
+
+async function withServer(body: (db: mysql.Connection, server: MariaDBServer) => Promise<void>): Promise<void> {
+  const server = await startMariaDB();
+  const db = await connect(server);
+  try {
+    await db.query("CREATE DATABASE r; CREATE TABLE r.t (id INT PRIMARY KEY, pad VARCHAR(2000))");
+    await body(db, server);
+  } finally {
+    await db.end().catch(() => {});
+    await server.stop();
+  }
+}
+
+/** Transactions `from` .. `from + count - 1` of 10 rows each (ids n*10 .. n*10+9), in one round trip. */
+async function commitTransactions(db: mysql.Connection, from: number, count: number, padBytes: number): Promise<void> {
+  const statements: string[] = [];
+  for (let n = from; n < from + count; n++) {
+    const values = Array.from({ length: 10 }, (_, k) => `(${n * 10 + k}, REPEAT('p', ${padBytes}))`).join(",");
+    statements.push(`BEGIN; INSERT INTO r.t VALUES ${values}; COMMIT;`);
+  }
+  await db.query(statements.join(" "));
+}
+
+function startThreaded(server: MariaDBServer, collector: Collector, options: Partial<BinlogSourceOptions> & Pick<BinlogSourceOptions, "start">) {
+  return ThreadedBinlogSource.start({
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    serverId: 2000 + Math.floor(Math.random() * 1000),
+    onBatch: collector.onBatch,
+    onError: collector.onError,
+    ...options,
+  });
+}
+
+const ids = (c: Collector) => c.values("t", "id").map(Number);
+/** Batches as plain data: entry bytes as arrays, everything else as it is. */
+const plain = (batches: SourceBatch[]) => batches.map((b) => ({ ...b, entries: b.entries.map((e) => ({ ...e, bytes: [...e.bytes] })) }));
+
+test("the thread hands on the same batches as the source in-process: entries, bytes, keys, resume points", async () => {
+  await withServer(async (db, server) => {
+    const start = await masterPosition(db);
+    await commitTransactions(db, 0, 40, 50);
+    await db.query("ALTER TABLE r.t ADD COLUMN note TEXT; UPDATE r.t SET note = 'x' WHERE id < 15; DELETE FROM r.t WHERE id >= 390");
+    const end = await masterPosition(db);
+    const atEnd = (c: Collector) => () => c.batches.at(-1)?.resumeAfter?.position === end.position;
+
+    const inline = new Collector();
+    const inProcess = await startSource(server, inline, { start });
+    await inline.until(atEnd(inline));
+    await inProcess.stop();
+
+    const threaded = new Collector();
+    const source = await startThreaded(server, threaded, { start });
+    try {
+      await threaded.until(atEnd(threaded));
+      assert.equal(plain(threaded.batches), plain(inline.batches));
+      assert.is(ids(threaded).length, 400 + 15 + 10);
+      assert.equal(source.position, end, "the position is the last batch's resume point");
+      assert.is(source.schemaMode, "binlog");
+      assert.ok((source.stats?.entries ?? 0) >= threaded.entries.length, `stats come across: ${JSON.stringify(source.stats)}`);
+    } finally {
+      await source.stop();
+    }
+  });
+});
+
+test("a consumer that answers \"full\" stops the thread's reading until resume(); nothing is lost, nothing repeated", async () => {
+  await withServer(async (db, server) => {
+    const start = await masterPosition(db);
+    // ~20 MiB of entries: far more than the thread may have in flight (a few MiB).
+    await commitTransactions(db, 0, 1000, 2000);
+    const collector = new Collector();
+    let full = false;
+    const source = await startThreaded(server, collector, {
+      start,
+      onBatch(batch) {
+        collector.onBatch(batch);
+        if (ids(collector).length < 100) return "ok";
+        full = true;
+        return "full";
+      },
+    });
+    try {
+      await collector.until(() => full);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const whileFull = ids(collector).length;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.is(ids(collector).length, whileFull, "nothing more arrives while full");
+      assert.ok(whileFull < 5000, `reading stopped: ${whileFull} of 10000 rows arrived`);
+      let resumed = 0;
+      while (ids(collector).length < 10_000 && resumed++ < 1000) {
+        source.resume();
+        await collector.until(() => ids(collector).length > whileFull, 10_000);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      assert.equal(ids(collector), Array.from({ length: 10_000 }, (_, i) => i));
+    } finally {
+      await source.stop();
+    }
+  });
+});
+
+test("start fails with the source's own typed error: a wrong password, an invalid filter; setFilter checks before sending", async () => {
+  await withServer(async (db, server) => {
+    const start = await masterPosition(db);
+    const refused = await startThreaded(server, new Collector(), { start, password: "wrong" }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    assert.instance(refused, CanalAuthError);
+    const badFilter = await startThreaded(server, new Collector(), { start, filters: { regex: "r\\.(" } }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    assert.instance(badFilter, CanalConfigError);
+    assert.match((badFilter as Error).message, /r\\\.\(/);
+
+    const source = await startThreaded(server, new Collector(), { start });
+    try {
+      assert.throws(() => source.setFilter("("), (err: unknown) => err instanceof CanalConfigError);
+    } finally {
+      await source.stop();
+    }
+  });
+});
+
+test.run();
