@@ -139,4 +139,22 @@ test("start fails with the source's own typed error: a wrong password, an invali
   });
 });
 
+test("with a spare thread kept (a cluster node), each start takes the spare and another is made ready: sources in a row all deliver", async () => {
+  await withServer(async (db, server) => {
+    const start = await masterPosition(db);
+    await commitTransactions(db, 0, 3, 10);
+    ThreadedBinlogSource.keepSpare();
+    for (let round = 0; round < 3; round++) {
+      const collector = new Collector();
+      const source = await startThreaded(server, collector, { start });
+      try {
+        await collector.until(() => ids(collector).length === 30);
+        assert.equal(ids(collector), Array.from({ length: 30 }, (_, i) => i));
+      } finally {
+        await source.stop();
+      }
+    }
+  });
+});
+
 test.run();

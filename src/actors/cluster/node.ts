@@ -25,6 +25,7 @@ import { Inspector } from "../nats/inspector.js";
 import { NatsLink } from "../nats/link.js";
 import type { DestinationHost } from "../session-requests.js";
 import { ZooKeeperError } from "../zk/session-client.js";
+import { ThreadedBinlogSource } from "../source-thread/threaded-source.js";
 import { destinationToRelease, readClusterView } from "./balance.js";
 import { ClusterInstance } from "./instance.js";
 import { ZkSessionActor } from "./zk-session.js";
@@ -65,6 +66,8 @@ export class ClusterNode {
     const zkConfig = config.zookeeper;
     if (zkConfig === undefined) throw new Error("ClusterNode needs a zookeeper configuration");
     const address = serverAddress(resolveRegisterIp(config), config.port);
+    // Any destination may come to run here at short notice: have a source thread ready.
+    ThreadedBinlogSource.keepSpare();
     const nats = config.nats === undefined ? undefined : NatsLink.start({ servers: config.nats.servers, node: config.nodeId, log });
     const inspector = nats?.inspector ?? new Inspector({ node: config.nodeId, queue: false });
     const instances = new Map<string, ClusterInstance>();

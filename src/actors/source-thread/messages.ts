@@ -9,7 +9,7 @@ import type { BinlogSourceOptions, BinlogSourceStats, SourceStatus } from "../bi
 import type { ResumePoint } from "../binlog-stream.js";
 import type { PackedBatches } from "./packed-batches.js";
 
-/** The source's options without its callbacks: the thread's workerData. */
+/** The source's options without its callbacks, as the `start` message carries them. */
 export type ThreadSourceOptions = Omit<BinlogSourceOptions, "onBatch" | "onError" | "onStatus">;
 
 /** What the main thread knows of the source between messages. */
@@ -30,6 +30,8 @@ export type FromSourceThread =
   | { type: "stopped" };
 
 export type ToSourceThread =
+  /** The first message: the thread starts its source. */
+  | { type: "start"; options: ThreadSourceOptions }
   /** A batches message was handed on: one fewer in flight. */
   | { type: "taken" }
   /** The consumer answered "full": stop reading until `resume`. */

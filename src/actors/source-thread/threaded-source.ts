@@ -18,20 +18,46 @@ import { CanalError } from "../../errors.js";
 import { TableFilter } from "../../protocol/filter.js";
 import type { BinlogSourceOptions, BinlogSourceStats, SchemaMode } from "../binlog-source.js";
 import type { ResumePoint } from "../binlog-stream.js";
-import { type FromSourceThread, type ThreadSourceOptions, type ToSourceThread, receiveError } from "./messages.js";
+import { type FromSourceThread, type ToSourceThread, receiveError } from "./messages.js";
 import { unpackBatches } from "./packed-batches.js";
 
-/** Starts the thread's script: beside this module in the source tree, beside the bundle in dist/. */
-function startWorker(workerData: ThreadSourceOptions): Worker {
+/** Starts an idle thread: beside this module in the source tree, beside the bundle in dist/. */
+function startThread(): Worker {
   const here = import.meta.url;
   const bundled = !/\/source-thread\/threaded-source\.[cm]?[jt]s$/.test(here);
   const extension = here.slice(here.lastIndexOf("."));
   const script = new URL(bundled ? `./binlog-source-worker${extension}` : `./worker${extension}`, here);
-  if (extension !== ".ts") return new Worker(script, { workerData });
+  if (extension !== ".ts") return new Worker(script);
   // Run from TypeScript source (tests, tsx): Node 20 does not give a thread the loader of
   // `--import tsx`, so the thread registers it before it loads the script.
   const code = `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(script.href)}); })`;
-  return new Worker(code, { eval: true, workerData });
+  return new Worker(code, { eval: true });
+}
+
+/**
+ * Starting a thread and loading its modules takes ~150 ms, time a failover or a handover would
+ * add. A cluster node keeps one thread started ahead (keepSpare); a standalone node, whose
+ * destinations start once, does not pay for an idle one.
+ */
+let spare: Worker | undefined;
+let keepingSpare = false;
+
+function takeThread(): Worker {
+  const thread = spare ?? startThread();
+  spare = undefined;
+  thread.ref();
+  if (keepingSpare) startSpare();
+  return thread;
+}
+
+function startSpare(): void {
+  const thread = startThread();
+  // An idle spare does not keep the process alive, and one that fails is simply not used.
+  thread.unref();
+  thread.once("error", () => {
+    if (spare === thread) spare = undefined;
+  });
+  spare = thread;
 }
 
 export class ThreadedBinlogSource {
@@ -49,12 +75,18 @@ export class ThreadedBinlogSource {
     this.stopped = new Promise((resolve) => worker.once("exit", () => resolve()));
   }
 
+  /** From now on, keep one thread started ahead for the next start (a cluster node's destinations). */
+  static keepSpare(): void {
+    keepingSpare = true;
+    if (spare === undefined) startSpare();
+  }
+
   /** Starts the thread and its source; rejects with the source's own error if it cannot start. */
   static async start(options: BinlogSourceOptions): Promise<ThreadedBinlogSource> {
-    const { onBatch: _onBatch, onError: _onError, onStatus: _onStatus, ...rest } = options;
-    const data: ThreadSourceOptions = rest;
-    const worker = startWorker(data);
+    const { onBatch: _onBatch, onError: _onError, onStatus: _onStatus, ...threadOptions } = options;
+    const worker = takeThread();
     const source = new ThreadedBinlogSource(worker, options);
+    worker.postMessage({ type: "start", options: threadOptions } satisfies ToSourceThread);
     await new Promise<void>((resolve, reject) => {
       let started = false;
       worker.on("message", (message: FromSourceThread) => {

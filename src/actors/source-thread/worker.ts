@@ -3,12 +3,15 @@
  * it hands on to the main thread, packed (packed-batches.ts). Batches handed on in one turn of
  * the event loop go out as one message, or sooner once a message holds FLUSH_BYTES.
  *
+ * The thread starts idle and begins with the `start` message, so that a thread started ahead
+ * (a spare: threaded-source.ts) has its modules loaded when a destination needs it.
+ *
  * Flow control: at most MAX_IN_FLIGHT messages are posted and not yet handed on by the main
  * thread; beyond that, or while the consumer said "full", the source is told "full" and stops
  * reading the binlog socket until both clear. So the messages between the threads stay bounded
  * as the store does.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
 import { BinlogSource } from "../binlog-source.js";
 import { type FromSourceThread, type SourceSnapshot, type ThreadSourceOptions, type ToSourceThread, sendError } from "./messages.js";
 import { BatchPacker } from "./packed-batches.js";
@@ -19,7 +22,6 @@ const MAX_IN_FLIGHT = 4;
 const SNAPSHOT_MS = 250;
 
 const port = parentPort!;
-const options = workerData as ThreadSourceOptions;
 const packer = new BatchPacker();
 let source: BinlogSource | undefined;
 let inFlight = 0;
@@ -60,6 +62,9 @@ function postSnapshot(): void {
 
 function onMessage(message: ToSourceThread): void {
   switch (message.type) {
+    case "start":
+      starting = start(message.options);
+      return;
     case "taken":
       inFlight--;
       break;
@@ -82,42 +87,47 @@ function onMessage(message: ToSourceThread): void {
 async function stop(): Promise<void> {
   stopping = true;
   clearInterval(snapshots);
-  await (await starting.catch(() => undefined))?.stop();
+  await (await starting?.catch(() => undefined))?.stop();
   post({ type: "stopped" });
   port.close();
 }
 
+let starting: Promise<BinlogSource> | undefined;
+let snapshots: NodeJS.Timeout | undefined;
 port.on("message", onMessage);
-const snapshots = setInterval(postSnapshot, SNAPSHOT_MS);
 
-const starting = BinlogSource.start({
-  ...options,
-  onBatch: (batch) => {
-    packer.add(batch);
-    if (packer.bytes >= FLUSH_BYTES) flush();
-    else if (!flushScheduled) {
-      flushScheduled = true;
-      setImmediate(flush);
-    }
-    return blocked() ? "full" : "ok";
-  },
-  onError: (err) => {
-    flush();
-    post({ type: "error", error: sendError(err) });
-  },
-  onStatus: (status) => {
-    flush();
-    post({ type: "status", status });
-  },
-});
-starting.then(
-  (started) => {
-    source = started;
-    if (!stopping) post({ type: "started", ...snapshot() });
-  },
-  (err: unknown) => {
-    clearInterval(snapshots);
-    post({ type: "startFailed", error: sendError(err) });
-    port.close();
-  },
-);
+function start(options: ThreadSourceOptions): Promise<BinlogSource> {
+  snapshots = setInterval(postSnapshot, SNAPSHOT_MS);
+  const startup = BinlogSource.start({
+    ...options,
+    onBatch: (batch) => {
+      packer.add(batch);
+      if (packer.bytes >= FLUSH_BYTES) flush();
+      else if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
+      return blocked() ? "full" : "ok";
+    },
+    onError: (err) => {
+      flush();
+      post({ type: "error", error: sendError(err) });
+    },
+    onStatus: (status) => {
+      flush();
+      post({ type: "status", status });
+    },
+  });
+  startup.then(
+    (started) => {
+      source = started;
+      if (!stopping) post({ type: "started", ...snapshot() });
+    },
+    (err: unknown) => {
+      clearInterval(snapshots);
+      post({ type: "startFailed", error: sendError(err) });
+      port.close();
+    },
+  );
+  return startup;
+}
