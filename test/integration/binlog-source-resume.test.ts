@@ -13,21 +13,7 @@ import * as assert from "uvu/assert";
 import type { BinlogSource } from "../../src/actors/binlog-source.js";
 import { BinlogChecksumError } from "../../src/protocol/binlog/events/errors.js";
 import { EntryType } from "../../src/protocol/entry.js";
-import { type MariaDBOptions, type MariaDBServer, startMariaDB } from "../../src/testkit/index.js";
-import { Collector, connect, masterPosition, startSource } from "./source-helpers.js";
-
-/** Runs `body` with a fresh server, a connection and the table r.t (id INT PRIMARY KEY). */
-async function withServer(options: MariaDBOptions, body: (db: mysql.Connection, server: MariaDBServer) => Promise<void>): Promise<void> {
-  const server = await startMariaDB(options);
-  const db = await connect(server);
-  try {
-    await db.query("CREATE DATABASE r; CREATE TABLE r.t (id INT PRIMARY KEY, pad VARCHAR(100))");
-    await body(db, server);
-  } finally {
-    await db.end().catch(() => {});
-    await server.stop();
-  }
-}
+import { Collector, connect, masterPosition, startSource, withServer } from "./source-helpers.js";
 
 /** Commits transaction `n`: ids n*10 .. n*10+9. */
 async function commitTransaction(db: mysql.Connection, n: number): Promise<void> {

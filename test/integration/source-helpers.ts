@@ -1,6 +1,6 @@
 /**
- * Shared by the binlog source suites: a consumer that decodes every batch back into Canal
- * entries, and a MariaDB that can be killed with SIGKILL and started again on the same data
+ * Shared by the binlog source suites: a fresh server with the table r.t, a consumer that decodes
+ * every batch back into Canal entries, and a MariaDB that can be killed with SIGKILL and started again on the same data
  * dir and port (the test kit has no restart; the command line is taken from /proc).
  */
 import mysql from "mysql2/promise";
@@ -15,7 +15,7 @@ import {
   decodeRowChange,
   decodeTransactionEnd,
 } from "../../src/protocol/entry.js";
-import type { MariaDBServer } from "../../src/testkit/index.js";
+import { type MariaDBOptions, type MariaDBServer, startMariaDB } from "../../src/testkit/index.js";
 
 export interface DecodedEntry {
   entry: Entry;
@@ -124,3 +124,20 @@ export async function masterPosition(db: mysql.Connection): Promise<{ file: stri
   return { file: rows[0]!.File, position: Number(rows[0]!.Position) };
 }
 
+
+/** Runs `body` with a fresh server, a connection and the table r.t (id INT PRIMARY KEY, pad VARCHAR(padLength)). */
+export async function withServer(
+  options: MariaDBOptions & { padLength?: number },
+  body: (db: mysql.Connection, server: MariaDBServer) => Promise<void>,
+): Promise<void> {
+  const { padLength = 100, ...serverOptions } = options;
+  const server = await startMariaDB(serverOptions);
+  const db = await connect(server);
+  try {
+    await db.query(`CREATE DATABASE r; CREATE TABLE r.t (id INT PRIMARY KEY, pad VARCHAR(${padLength}))`);
+    await body(db, server);
+  } finally {
+    await db.end().catch(() => {});
+    await server.stop();
+  }
+}

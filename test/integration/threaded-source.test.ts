@@ -9,20 +9,8 @@ import * as assert from "uvu/assert";
 import type { BinlogSourceOptions, SourceBatch } from "../../src/actors/binlog-source.js";
 import { ThreadedBinlogSource } from "../../src/actors/source-thread/threaded-source.js";
 import { CanalAuthError, CanalConfigError } from "../../src/errors.js";
-import { type MariaDBServer, startMariaDB } from "../../src/testkit/index.js";
-import { Collector, connect, masterPosition, startSource } from "./source-helpers.js";
-
-async function withServer(body: (db: mysql.Connection, server: MariaDBServer) => Promise<void>): Promise<void> {
-  const server = await startMariaDB();
-  const db = await connect(server);
-  try {
-    await db.query("CREATE DATABASE r; CREATE TABLE r.t (id INT PRIMARY KEY, pad VARCHAR(2000))");
-    await body(db, server);
-  } finally {
-    await db.end().catch(() => {});
-    await server.stop();
-  }
-}
+import type { MariaDBServer } from "../../src/testkit/index.js";
+import { Collector, masterPosition, startSource, withServer } from "./source-helpers.js";
 
 /** Transactions `from` .. `from + count - 1` of 10 rows each (ids n*10 .. n*10+9), in one round trip. */
 async function commitTransactions(db: mysql.Connection, from: number, count: number, padBytes: number): Promise<void> {
@@ -52,7 +40,7 @@ const ids = (c: Collector) => c.values("t", "id").map(Number);
 const plain = (batches: SourceBatch[]) => batches.map((b) => ({ ...b, entries: b.entries.map((e) => ({ ...e, bytes: [...e.bytes] })) }));
 
 test("the thread hands on the same batches as the source in-process: entries, bytes, keys, resume points", async () => {
-  await withServer(async (db, server) => {
+  await withServer({ padLength: 2000 }, async (db, server) => {
     const start = await masterPosition(db);
     await commitTransactions(db, 0, 40, 50);
     await db.query("ALTER TABLE r.t ADD COLUMN note TEXT; UPDATE r.t SET note = 'x' WHERE id < 15; DELETE FROM r.t WHERE id >= 390");
@@ -80,7 +68,7 @@ test("the thread hands on the same batches as the source in-process: entries, by
 });
 
 test("a consumer that answers \"full\" stops the thread's reading until resume(); nothing is lost, nothing repeated", async () => {
-  await withServer(async (db, server) => {
+  await withServer({ padLength: 2000 }, async (db, server) => {
     const start = await masterPosition(db);
     // ~20 MiB of entries: far more than the thread may have in flight (a few MiB).
     await commitTransactions(db, 0, 1000, 2000);
@@ -116,7 +104,7 @@ test("a consumer that answers \"full\" stops the thread's reading until resume()
 });
 
 test("start fails with the source's own typed error: a wrong password, an invalid filter; setFilter checks before sending", async () => {
-  await withServer(async (db, server) => {
+  await withServer({ padLength: 2000 }, async (db, server) => {
     const start = await masterPosition(db);
     const refused = await startThreaded(server, new Collector(), { start, password: "wrong" }).then(
       () => undefined,
@@ -140,7 +128,7 @@ test("start fails with the source's own typed error: a wrong password, an invali
 });
 
 test("with a spare thread kept (a cluster node), each start takes the spare and another is made ready: sources in a row all deliver", async () => {
-  await withServer(async (db, server) => {
+  await withServer({ padLength: 2000 }, async (db, server) => {
     const start = await masterPosition(db);
     await commitTransactions(db, 0, 3, 10);
     ThreadedBinlogSource.keepSpare();
