@@ -45,8 +45,17 @@ export function copyRange(src: Uint8Array, srcView: DataView, start: number, end
     return p + end - start;
   }
   let k = start;
-  // Big-endian read and write: the bytes land in the same order.
-  for (; k + 4 <= end; k += 4, p += 4) dstView.setUint32(p, srcView.getUint32(k));
+  // Two words a turn (the loop's own checks cost as much as a word's load and store), read and
+  // written little-endian: the bytes land in the same order, without byte swaps on x86.
+  for (; k + 8 <= end; k += 8, p += 8) {
+    dstView.setUint32(p, srcView.getUint32(k, true), true);
+    dstView.setUint32(p + 4, srcView.getUint32(k + 4, true), true);
+  }
+  if (k + 4 <= end) {
+    dstView.setUint32(p, srcView.getUint32(k, true), true);
+    k += 4;
+    p += 4;
+  }
   for (; k < end; k++) dst[p++] = src[k]!;
   return p;
 }
@@ -63,10 +72,20 @@ export function copyAscii(src: Uint8Array, srcView: DataView, start: number, end
   }
   let high = 0;
   let k = start;
-  for (; k + 4 <= end; k += 4, p += 4) {
-    const word = srcView.getUint32(k);
+  // As in copyRange: two words a turn, little-endian.
+  for (; k + 8 <= end; k += 8, p += 8) {
+    const first = srcView.getUint32(k, true);
+    const second = srcView.getUint32(k + 4, true);
+    high |= first | second;
+    dstView.setUint32(p, first, true);
+    dstView.setUint32(p + 4, second, true);
+  }
+  if (k + 4 <= end) {
+    const word = srcView.getUint32(k, true);
     high |= word;
-    dstView.setUint32(p, word);
+    dstView.setUint32(p, word, true);
+    k += 4;
+    p += 4;
   }
   for (; k < end; k++) high |= dst[p++] = src[k]!;
   return (high & 0x80808080) === 0;
