@@ -242,8 +242,9 @@ export class RowsEntryEncoder {
     }
     // The value is rendered where it goes if its length is as expected: a text's length is
     // known beforehand; other values are nearly always shorter than 128 bytes. The head goes
-    // in first, where that puts it, whole words at a time: the up to 3 bytes past its end that
-    // its last word writes are where the value's length and the value go next.
+    // in first, where that puts it, two whole words at a time: the up to 7 bytes past its end
+    // that its last words write are where the value's length and the value go next (or what
+    // comes after, which is written later).
     let headLength = column.headLength;
     const suffixLength = column.suffixLength;
     const lengthBytes = column.textLengthBytes;
@@ -258,10 +259,13 @@ export class RowsEntryEncoder {
       headAt = columnStart + 1 + smallVarintSize(headLength + knownBytes + known + suffixLength);
       guess = headAt + headLength + knownBytes;
     }
-    out.reserve(guess - columnStart + 4);
+    out.reserve(guess - columnStart + 8);
     const words = column.headWords;
     let view = out.view;
-    for (let w = 0, at = headAt; w < words.length; w++, at += 4) view.setUint32(at, words[w]!);
+    for (let w = 0, at = headAt; w < words.length; w += 2, at += 8) {
+      view.setUint32(at, words[w]!, true);
+      view.setUint32(at + 4, words[w + 1]!, true);
+    }
     out.pos = guess;
     const next = renderColumnValue(reader, buf, offset, end, out);
     const length = out.end - out.start;

@@ -71,7 +71,7 @@ export class ColumnPlan {
   readonly suffixLength: number;
   readonly textLengthBytes: number;
   readonly shortValueAt: number;
-  /** `valueHead` as big-endian 32-bit words, the last one padded with zeros. */
+  /** `valueHead` as little-endian 32-bit words (x86 stores them without byte swaps), an even number of them, padded with zeros. */
   readonly headWords: Uint32Array;
   private readonly nameAndKey: Uint8Array;
   private readonly otherHeads = new Map<number, ViewedBytes>();
@@ -99,10 +99,10 @@ export class ColumnPlan {
     this.textLengthBytes = textLengthBytes(reader);
     // tag, Column length, head, value length: one byte each of the lengths for a value of 1 byte.
     this.shortValueAt = 1 + varintSize(this.headLength + 2 + this.suffixLength) + this.headLength + 1;
-    const padded = new Uint8Array((this.headLength + 3) & ~3);
+    const padded = new Uint8Array((this.headLength + 7) & ~7);
     padded.set(this.valueHead.bytes);
     const words = new DataView(padded.buffer);
-    this.headWords = Uint32Array.from({ length: padded.length >> 2 }, (_, w) => words.getUint32(4 * w));
+    this.headWords = Uint32Array.from({ length: padded.length >> 2 }, (_, w) => words.getUint32(4 * w, true));
   }
 
   /** The head for a value's sqlType: the precomputed one, bar unsigned promotion. */
