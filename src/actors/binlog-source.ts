@@ -30,6 +30,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CanalConfigError, CanalError, isRetriable } from "../errors.js";
 import { type QueryTarget, classifyQuery } from "../protocol/binlog/ddl.js";
 import { EntryWriter, MissingTableSchemaError, type WrittenEntry } from "../protocol/binlog/entry-writer.js";
+import type { ChunkAllocator } from "../protocol/binlog/rows-entry.js";
 import type { BinlogEvent } from "../protocol/binlog/events/decoder.js";
 import type { TableMap } from "../protocol/binlog/events/table-map.js";
 import { charsetFromName } from "../protocol/binlog/row-values.js";
@@ -74,6 +75,8 @@ export interface BinlogSourceOptions {
   /** canal.instance.transaction.size (default 1024 entries per batch at most). */
   transactionSize?: number;
   heartbeatPeriodMs?: number;
+  /** Where the entry writer's memory chunks come from (the source thread recycles them). */
+  allocateChunk?: ChunkAllocator;
   reconnect?: { minDelayMs?: number; maxDelayMs?: number; maxAttempts?: number } | false;
   /**
    * Takes one batch (always accepted). Returning "full" pauses reading until `resume()`;
@@ -154,6 +157,7 @@ export class BinlogSource {
       schemas: (schema, table) => this.schemaFor(schema, table),
       columnFilter:
         fields.white.size + fields.black.size === 0 ? undefined : (schema, table) => columnFilterFor(schema, table, fields.white, fields.black),
+      allocateChunk: options.allocateChunk,
     });
     this.buffer = new TransactionBuffer((group) => this.handOn(group), { size: options.transactionSize });
   }

@@ -6,6 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { SourceBatch } from "../../src/actors/binlog-source.js";
 import { receiveError, sendError } from "../../src/actors/source-thread/messages.js";
+import { ChunkPool } from "../../src/actors/source-thread/chunk-pool.js";
 import { BatchPacker, unpackBatches } from "../../src/actors/source-thread/packed-batches.js";
 import { CanalAuthError, CanalConnectionError, CanalError, isRetriable } from "../../src/errors.js";
 import type { WrittenEntry } from "../../src/protocol/binlog/entry-writer.js";
@@ -63,7 +64,7 @@ test("batches packed and unpacked are the same entries, bytes and resume points"
   assert.equal(plain(unpackBatches(structuredClone(packed, { transfer: packed.transfer }))), plain(batches));
 });
 
-test("entries in shared memory are not copied: consecutive ones make one segment of their chunk, across batches", () => {
+test("entries in shared memory are not copied when packed (consecutive ones make one segment of their chunk, across batches), and copied out when unpacked", () => {
   const chunk = new Uint8Array(new SharedArrayBuffer(64));
   const batches = sampleBatches(chunk);
   const packer = new BatchPacker();
@@ -80,8 +81,8 @@ test("entries in shared memory are not copied: consecutive ones make one segment
   assert.is(packed.transfer[0]!.byteLength, 3, "only the entry outside the chunk is copied");
   const unpacked = unpackBatches(structuredClone(packed, { transfer: packed.transfer }));
   assert.equal(plain(unpacked), plain(batches));
-  chunk[0] = 99;
-  assert.is(unpacked[0]!.entries[0]!.bytes[0], 99, "the unpacked entry is a view of the same memory");
+  chunk.fill(99);
+  assert.equal(plain(unpacked), plain(sampleBatches()), "unpacked entries are copies: the chunk can be written again");
 });
 
 test("an empty take is no batch at all, and the packer is reusable", () => {
@@ -89,6 +90,27 @@ test("an empty take is no batch at all, and the packer is reusable", () => {
   assert.equal(unpackBatches(packer.take()), []);
   packer.add(sampleBatches()[2]!);
   assert.equal(plain(unpackBatches(packer.take())), plain([sampleBatches()[2]!]));
+});
+
+test("a chunk is used again only once the writer left it and every byte of its entries was copied out", () => {
+  const pool = new ChunkPool(64);
+  const first = pool.allocate(64, undefined);
+  assert.instance(first.buffer, SharedArrayBuffer);
+  pool.copied(first.buffer, 30);
+  const second = pool.allocate(64, { chunk: first, entryBytes: 50 });
+  assert.is.not(second.buffer, first.buffer);
+  const third = pool.allocate(64, { chunk: second, entryBytes: 10 });
+  assert.is.not(third.buffer, first.buffer, "20 bytes of the first chunk are not copied out yet");
+  pool.copied(second.buffer, 10);
+  pool.copied(first.buffer, 20);
+  assert.is(pool.freeCount, 2);
+  const reused = [pool.allocate(64, { chunk: third, entryBytes: 5 }).buffer, pool.allocate(64, undefined).buffer];
+  assert.ok(reused.includes(first.buffer) && reused.includes(second.buffer), "both come back");
+  const large = pool.allocate(200, undefined);
+  assert.is(large.length, 200);
+  pool.allocate(64, { chunk: large, entryBytes: 200 });
+  pool.copied(large.buffer, 200);
+  assert.is(pool.freeCount, 0, "a chunk of another size is left to the collector");
 });
 
 test("errors keep their class, message, retriability and fields across the threads", () => {

@@ -36,6 +36,19 @@ function startThreaded(server: MariaDBServer, collector: Collector, options: Par
 }
 
 const ids = (c: Collector) => c.values("t", "id").map(Number);
+
+/** The value of `read()` once it has not changed for `quietMs` (at most 20 s). */
+async function settled(read: () => number, quietMs: number): Promise<number> {
+  const deadline = Date.now() + 20_000;
+  let value = read();
+  let since = Date.now();
+  while (Date.now() - since < quietMs) {
+    if (Date.now() > deadline) throw new Error(`still changing after 20 s: ${value}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (read() !== value) [value, since] = [read(), Date.now()];
+  }
+  return value;
+}
 /** Batches as plain data: entry bytes as arrays, everything else as it is. */
 const plain = (batches: SourceBatch[]) => batches.map((b) => ({ ...b, entries: b.entries.map((e) => ({ ...e, bytes: [...e.bytes] })) }));
 
@@ -85,10 +98,8 @@ test("a consumer that answers \"full\" stops the thread's reading until resume()
     });
     try {
       await collector.until(() => full);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      const whileFull = ids(collector).length;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      assert.is(ids(collector).length, whileFull, "nothing more arrives while full");
+      // What the thread had posted before it heard "full" still arrives: wait until it stops.
+      const whileFull = await settled(() => ids(collector).length, 1000);
       assert.ok(whileFull < 5000, `reading stopped: ${whileFull} of 10000 rows arrived`);
       let resumed = 0;
       while (ids(collector).length < 10_000 && resumed++ < 1000) {

@@ -10,7 +10,7 @@ import type { ResumePoint } from "../binlog-stream.js";
 import type { PackedBatches } from "./packed-batches.js";
 
 /** The source's options without its callbacks, as the `start` message carries them. */
-export type ThreadSourceOptions = Omit<BinlogSourceOptions, "onBatch" | "onError" | "onStatus">;
+export type ThreadSourceOptions = Omit<BinlogSourceOptions, "onBatch" | "onError" | "onStatus" | "allocateChunk">;
 
 /** What the main thread knows of the source between messages. */
 export interface SourceSnapshot {
@@ -32,7 +32,7 @@ export type FromSourceThread =
 export type ToSourceThread =
   /** The first message: the thread starts its source. */
   | { type: "start"; options: ThreadSourceOptions }
-  /** A batches message was handed on: one fewer in flight. */
+  /** A batches message was handed on, its shared bytes copied out: one fewer in flight. */
   | { type: "taken" }
   /** The consumer answered "full": stop reading until `resume`. */
   | { type: "full" }

@@ -3,8 +3,8 @@
  *
  * Why: decoding is more than half of a node's CPU under load, and serving clients (the store,
  * sessions, socket writes) most of the rest. On one thread they take turns; in two they run on
- * two cores. The entries cross once, packed (packed-batches.ts), and their bytes are moved, not
- * copied again.
+ * two cores. The entries cross once, packed (packed-batches.ts): their bytes in shared memory,
+ * copied out here (the less busy thread) so that the source thread can write its chunks again.
  *
  * What differs from the source in-process, and why it does not matter to the destination:
  *   - a consumer's "full" reaches the source a message later, so batches already posted still
@@ -21,17 +21,25 @@ import type { ResumePoint } from "../binlog-stream.js";
 import { type FromSourceThread, type ToSourceThread, receiveError } from "./messages.js";
 import { unpackBatches } from "./packed-batches.js";
 
+/**
+ * The source thread's young generation, MiB. Its garbage is the decoder's short-lived objects;
+ * V8's default lets it grow to 16 MiB (×2 semi-spaces), which the node's peak RSS felt: the e2e
+ * benchmark's node went from ~215 to ~190-200 MiB at 6-12 MiB.
+ */
+const THREAD_YOUNG_GENERATION_MB = 8;
+
 /** Starts an idle thread: beside this module in the source tree, beside the bundle in dist/. */
 function startThread(): Worker {
+  const resourceLimits = { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB };
   const here = import.meta.url;
   const bundled = !/\/source-thread\/threaded-source\.[cm]?[jt]s$/.test(here);
   const extension = here.slice(here.lastIndexOf("."));
   const script = new URL(bundled ? `./binlog-source-worker${extension}` : `./worker${extension}`, here);
-  if (extension !== ".ts") return new Worker(script);
+  if (extension !== ".ts") return new Worker(script, { resourceLimits });
   // Run from TypeScript source (tests, tsx): Node 20 does not give a thread the loader of
   // `--import tsx`, so the thread registers it before it loads the script.
   const code = `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(script.href)}); })`;
-  return new Worker(code, { eval: true });
+  return new Worker(code, { eval: true, resourceLimits });
 }
 
 /**

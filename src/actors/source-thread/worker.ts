@@ -6,6 +6,9 @@
  * The thread starts idle and begins with the `start` message, so that a thread started ahead
  * (a spare: threaded-source.ts) has its modules loaded when a destination needs it.
  *
+ * Entry chunks are shared memory from a pool (chunk-pool.ts): a message carries its rows
+ * entries as ranges of them, the main thread copies them out, and the chunks are used again.
+ *
  * Flow control: at most MAX_IN_FLIGHT messages are posted and not yet handed on by the main
  * thread; beyond that, or while the consumer said "full", the source is told "full" and stops
  * reading the binlog socket until both clear. So the messages between the threads stay bounded
@@ -14,7 +17,8 @@
 import { parentPort } from "node:worker_threads";
 import { BinlogSource } from "../binlog-source.js";
 import { type FromSourceThread, type SourceSnapshot, type ThreadSourceOptions, type ToSourceThread, sendError } from "./messages.js";
-import { BatchPacker } from "./packed-batches.js";
+import { ChunkPool } from "./chunk-pool.js";
+import { BatchPacker, type Segment } from "./packed-batches.js";
 
 const FLUSH_BYTES = 1 << 20;
 const MAX_IN_FLIGHT = 4;
@@ -23,6 +27,9 @@ const SNAPSHOT_MS = 250;
 
 const port = parentPort!;
 const packer = new BatchPacker();
+const chunks = new ChunkPool();
+/** The shared segments of each message posted and not yet taken, oldest first. */
+const unreturned: Segment[][] = [];
 let source: BinlogSource | undefined;
 let inFlight = 0;
 let consumerFull = false;
@@ -46,6 +53,7 @@ function flush(): void {
   flushScheduled = false;
   if (packer.empty || stopping) return;
   const packed = packer.take();
+  unreturned.push(packed.segments.filter((segment) => segment.buffer instanceof SharedArrayBuffer));
   inFlight++;
   post({ type: "batches", packed, ...snapshot() }, packed.transfer);
 }
@@ -67,6 +75,8 @@ function onMessage(message: ToSourceThread): void {
       return;
     case "taken":
       inFlight--;
+      // The main thread copied the message's entries out: their chunks may be free.
+      for (const segment of unreturned.shift() ?? []) chunks.copied(segment.buffer, segment.length);
       break;
     case "full":
       consumerFull = true;
@@ -100,6 +110,7 @@ function start(options: ThreadSourceOptions): Promise<BinlogSource> {
   snapshots = setInterval(postSnapshot, SNAPSHOT_MS);
   const startup = BinlogSource.start({
     ...options,
+    allocateChunk: chunks.allocate,
     onBatch: (batch) => {
       packer.add(batch);
       if (packer.bytes >= FLUSH_BYTES) flush();

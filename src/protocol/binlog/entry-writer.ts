@@ -44,7 +44,7 @@ import { classifyQuery, isDdlType, type QueryTarget } from "./ddl.js";
 import type { BinlogEvent } from "./events/decoder.js";
 import type { TableMap } from "./events/table-map.js";
 import type { ReaderOptions } from "./row-values.js";
-import { RowsEntryEncoder } from "./rows-entry.js";
+import { type ChunkAllocator, RowsEntryEncoder } from "./rows-entry.js";
 import { MissingTableSchemaError, type SchemaLookup, TablePlan } from "./table-plan.js";
 
 export { MissingTableSchemaError, type ColumnSchema, type SchemaLookup, type TableSchema } from "./table-plan.js";
@@ -101,6 +101,8 @@ export interface EntryWriterOptions extends ReaderOptions {
   columnFilter?: (schema: string, table: string) => ((column: string) => boolean) | undefined;
   /** Bytes per memory chunk entries are written into (default 1 MiB). */
   chunkSize?: number;
+  /** Where those chunks come from (default: fresh memory each). */
+  allocateChunk?: ChunkAllocator;
 }
 
 type Event<K extends BinlogEvent["kind"]> = Extract<BinlogEvent, { kind: K }>;
@@ -118,7 +120,7 @@ export class EntryWriter {
   private gtidOffset = 0;
 
   constructor(private readonly options: EntryWriterOptions = {}) {
-    this.rows = new RowsEntryEncoder({ chunkSize: options.chunkSize });
+    this.rows = new RowsEntryEncoder({ chunkSize: options.chunkSize, allocateChunk: options.allocateChunk });
   }
 
   /**

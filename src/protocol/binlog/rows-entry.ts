@@ -53,36 +53,53 @@ const UTF8 = new TextEncoder().encode("UTF-8");
 const ROWS_COUNT = new TextEncoder().encode("rowsCount");
 
 /**
+ * Where entry chunks come from: a chunk of `size` bytes. `retired` is the chunk being left, with
+ * the bytes of the entries handed out of it, so that an allocator that recycles chunks (the
+ * node's binlog source thread: src/actors/source-thread/chunk-pool.ts) knows when all of them
+ * are gone.
+ */
+export type ChunkAllocator = (size: number, retired: { chunk: Buffer; entryBytes: number } | undefined) => Buffer;
+
+const freshChunk: ChunkAllocator = (size) => Buffer.allocUnsafeSlow(size);
+
+/**
  * Memory for entries, in large chunks handed out front to back: an entry's bytes stay valid
- * for as long as they are referenced. Entries are built in place at `used`, and taken when done.
- * The chunks are shared memory, so that the node's binlog source thread hands entries to the
- * main thread without copying them (src/actors/source-thread/packed-batches.ts).
+ * for as long as they are referenced. Entries are built in place at or after `used`, and handed
+ * out when done.
  */
 class Chunks {
-  chunk = sharedBuffer(0);
+  chunk: Buffer = Buffer.allocUnsafeSlow(0);
   view = new DataView(this.chunk.buffer);
   used = 0;
+  /** Bytes of the entries handed out of this chunk (less than `used` by the gaps between them). */
+  private entryBytes = 0;
 
-  constructor(private readonly chunkSize: number) {}
+  constructor(
+    private readonly chunkSize: number,
+    private readonly allocate: ChunkAllocator,
+  ) {}
 
   /** Starts a new chunk unless `n` bytes are left in this one. */
   ensure(n: number): void {
     if (this.used + n <= this.chunk.length) return;
-    this.chunk = sharedBuffer(Math.max(this.chunkSize, n));
+    const retired = this.chunk.length === 0 ? undefined : { chunk: this.chunk, entryBytes: this.entryBytes };
+    this.chunk = this.allocate(Math.max(this.chunkSize, n), retired);
     this.view = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.byteLength);
     this.used = 0;
+    this.entryBytes = 0;
+  }
+
+  /** The entry built at [start, end) of the current chunk (start >= used). */
+  handOut(start: number, end: number): Buffer {
+    this.used = end;
+    this.entryBytes += end - start;
+    return this.chunk.subarray(start, end);
   }
 
   take(n: number): Buffer {
     this.ensure(n);
-    const out = this.chunk.subarray(this.used, this.used + n);
-    this.used += n;
-    return out;
+    return this.handOut(this.used, this.used + n);
   }
-}
-
-function sharedBuffer(size: number): Buffer {
-  return Buffer.from(new SharedArrayBuffer(size));
 }
 
 export class RowsEntryEncoder {
@@ -106,9 +123,9 @@ export class RowsEntryEncoder {
   private beforeStart = new Int32Array(16);
   private beforeEnd = new Int32Array(16);
 
-  constructor(options: { chunkSize?: number } = {}) {
+  constructor(options: { chunkSize?: number; allocateChunk?: ChunkAllocator } = {}) {
     this.chunkSize = options.chunkSize ?? 1 << 20;
-    this.chunks = new Chunks(this.chunkSize);
+    this.chunks = new Chunks(this.chunkSize, options.allocateChunk ?? freshChunk);
     this.cursor = new RowCursor((buf, offset, end, column) => this.writeValueColumn(buf, offset, end, column));
   }
 
@@ -191,8 +208,7 @@ export class RowsEntryEncoder {
     writeVarint(body, q, bodySize);
     let entry: Buffer;
     if (body === chunks.chunk) {
-      entry = body.subarray(entryStart, bodyEnd);
-      chunks.used = bodyEnd;
+      entry = chunks.handOut(entryStart, bodyEnd);
     } else {
       entry = chunks.take(bodyEnd - entryStart);
       body.copy(entry, 0, entryStart, bodyEnd);
