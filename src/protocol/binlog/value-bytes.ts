@@ -138,9 +138,9 @@ export class ValueBytes {
     this.pos += 2;
   }
 
-  // Dates and times are put together in 32-bit words of character codes, stored little-endian
-  // (the first character in the low byte): a DataView store costs ~25 instructions whatever its
-  // width (callgrind), so "YYYY-MM-DD hh:mm:ss" takes 6 stores instead of 11 pairs and bytes.
+  // A time and a date are put together in 32-bit words of character codes, stored little-endian
+  // (the first character in the low byte) through the DataView, fewer stores than pairs and
+  // bytes; a date-time is written byte by byte (see dateTime).
 
   /** Appends "aa" sep "bb" sep "cc", two digits each of 0 <= a, b, c < 100: a time's eight characters. */
   threePairs(a: number, sep: number, b: number, c: number): void {
@@ -164,18 +164,27 @@ export class ValueBytes {
 
   /**
    * Appends "YYYY-MM-DD hh:mm:ss" of 0 <= year < 10000 and the other fields in 0..99: a
-   * DATETIME's or TIMESTAMP's 19 characters in one call.
+   * DATETIME's or TIMESTAMP's 19 characters in one call, a byte at a time into the Buffer:
+   * measured (callgrind), 19 Buffer element stores cost fewer instructions than the 6
+   * DataView stores of words put together, which the shorter values above still use.
    */
   dateTime(year: number, month: number, day: number, hours: number, minutes: number, seconds: number): void {
     this.reserve(19);
-    const view = this.view;
+    const b = this.scratch;
     const p = this.pos;
-    yearMonthAt(view, p, year, month);
-    const ph = pair(hours);
-    view.setUint32(p + 8, pair(day) | (SPACE << 16) | (ph << 24), true); // "DD h"
-    view.setUint32(p + 12, (ph >>> 8) | (COLON << 8) | (pair(minutes) << 16), true); // "h:mm"
-    view.setUint8(p + 16, COLON);
-    view.setUint16(p + 17, pair(seconds), true);
+    const century = (year / 100) | 0;
+    twoAt(b, p, century);
+    twoAt(b, p + 2, year - century * 100);
+    b[p + 4] = DASH;
+    twoAt(b, p + 5, month);
+    b[p + 7] = DASH;
+    twoAt(b, p + 8, day);
+    b[p + 10] = SPACE;
+    twoAt(b, p + 11, hours);
+    b[p + 13] = COLON;
+    twoAt(b, p + 14, minutes);
+    b[p + 16] = COLON;
+    twoAt(b, p + 17, seconds);
     this.pos = p + 19;
   }
 
@@ -248,6 +257,13 @@ const DASH = 45;
 const DOT = 46;
 const COLON = 58;
 const SPACE = 32;
+
+/** Writes the two digits of 0 <= n < 100 at `p` (room checked by the caller). */
+function twoAt(b: Buffer, p: number, n: number): void {
+  const tens = (n * 103) >>> 10; // n / 10 for n < 180
+  b[p] = 48 + tens;
+  b[p + 1] = 48 + n - tens * 10;
+}
 
 /** Writes "YYYY-MM-" at `p` (room checked by the caller). */
 function yearMonthAt(view: DataView, p: number, year: number, month: number): void {
