@@ -37,7 +37,7 @@ function sampleBatches(chunk: Uint8Array = new Uint8Array(64)): SourceBatch[] {
     {
       entries: [
         entry({ bytes: chunk.subarray(0, 10), key: "0-1-7#31", offset: 400 }),
-        entry({ bytes: chunk.subarray(10, 25), key: "0-1-7#95", offset: 464, rowCount: 3, eventType: EventType.UPDATE }),
+        entry({ bytes: chunk.subarray(12, 25), key: "0-1-7#95", offset: 464, rowCount: 3, eventType: EventType.UPDATE }),
         entry({ bytes: new Uint8Array([1, 2, 3]), kind: "end", key: "0-1-7#200", eventType: undefined, schema: undefined, table: undefined, rowCount: 0, boundary: true }),
       ],
       resumeAfter: { file: "mysql-bin.000001", position: 631, mariadbGtid: "0-1-7" },
@@ -56,15 +56,15 @@ test("batches packed and unpacked are the same entries, bytes and resume points"
   const batches = sampleBatches();
   const packer = new BatchPacker();
   for (const b of batches) packer.add(b);
-  assert.is(packer.bytes, 10 + 15 + 3 + 10 + 24);
+  assert.is(packer.bytes, 10 + 13 + 3 + 10 + 24);
   const packed = packer.take();
   assert.ok(packer.empty, "take empties the packer");
   assert.is(packed.transfer.length, 1);
-  assert.is(packed.transfer[0]!.byteLength, 62, "bytes not in shared memory are copied into one buffer");
+  assert.is(packed.transfer[0]!.byteLength, 25 + 3 + 34, "bytes not in shared memory are copied into one buffer, the 2 between two entries too");
   assert.equal(plain(unpackBatches(structuredClone(packed, { transfer: packed.transfer }))), plain(batches));
 });
 
-test("entries in shared memory are not copied when packed (consecutive ones make one segment of their chunk, across batches), and copied out when unpacked", () => {
+test("entries in shared memory are not copied when packed (consecutive ones make one segment of their chunk, a few bytes apart or across batches), and copied out when unpacked", () => {
   const chunk = new Uint8Array(new SharedArrayBuffer(64));
   const batches = sampleBatches(chunk);
   const packer = new BatchPacker();
@@ -92,23 +92,23 @@ test("an empty take is no batch at all, and the packer is reusable", () => {
   assert.equal(plain(unpackBatches(packer.take())), plain([sampleBatches()[2]!]));
 });
 
-test("a chunk is used again only once the writer left it and every byte of its entries was copied out", () => {
+test("a chunk is used again only once the writer left it and the main thread copied it out up to its last entry", () => {
   const pool = new ChunkPool(64);
   const first = pool.allocate(64, undefined);
   assert.instance(first.buffer, SharedArrayBuffer);
   pool.copied(first.buffer, 30);
-  const second = pool.allocate(64, { chunk: first, entryBytes: 50 });
+  const second = pool.allocate(64, { chunk: first, used: 50 });
   assert.is.not(second.buffer, first.buffer);
-  const third = pool.allocate(64, { chunk: second, entryBytes: 10 });
-  assert.is.not(third.buffer, first.buffer, "20 bytes of the first chunk are not copied out yet");
+  const third = pool.allocate(64, { chunk: second, used: 10 });
+  assert.is.not(third.buffer, first.buffer, "the first chunk is copied out up to 30 of 50");
   pool.copied(second.buffer, 10);
-  pool.copied(first.buffer, 20);
+  pool.copied(first.buffer, 50);
   assert.is(pool.freeCount, 2);
-  const reused = [pool.allocate(64, { chunk: third, entryBytes: 5 }).buffer, pool.allocate(64, undefined).buffer];
+  const reused = [pool.allocate(64, { chunk: third, used: 5 }).buffer, pool.allocate(64, undefined).buffer];
   assert.ok(reused.includes(first.buffer) && reused.includes(second.buffer), "both come back");
   const large = pool.allocate(200, undefined);
   assert.is(large.length, 200);
-  pool.allocate(64, { chunk: large, entryBytes: 200 });
+  pool.allocate(64, { chunk: large, used: 200 });
   pool.copied(large.buffer, 200);
   assert.is(pool.freeCount, 0, "a chunk of another size is left to the collector");
 });

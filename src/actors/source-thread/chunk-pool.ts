@@ -7,21 +7,25 @@
  * of JavaScript garbage, so between two of its collections tens of MiB of dead chunks piled up
  * (60-110 MiB measured in the e2e benchmark), on top of the live ones.
  *
- * When a chunk is free: the entry writer has left it (`retired`, with the bytes of its entries)
- * and the main thread has copied all those bytes out (`copied`, reported as it takes each
- * message). The main thread copies every entry out of shared memory before it hands the entry
- * on, so after that nothing reads the chunk. A chunk never fully accounted for (a source that
- * stopped with entries unsent) is simply left to the collector.
+ * When a chunk is free: the entry writer has left it (`retired`, with the end of its last entry)
+ * and the main thread has copied everything up to there out (`copied`, reported as it takes each
+ * message; entries are written and sent in order). The main thread copies every entry out of
+ * shared memory before it hands the entry on, so after that nothing reads the chunk. A chunk
+ * never accounted for up to its end (a source stopped with entries unsent) is forgotten once
+ * MAX_TRACKED newer ones are, and left to the collector.
  */
 import type { ChunkAllocator } from "../../protocol/binlog/rows-entry.js";
 
 /** Free chunks kept for reuse; beyond that, freed ones are left to the collector. */
 const MAX_FREE = 16;
+/** Chunks awaiting their copies; the oldest is forgotten beyond that. */
+const MAX_TRACKED = 64;
 
 interface Tracked {
-  /** Bytes of the entries written into the chunk, known once the writer has left it. */
-  entryBytes: number | undefined;
-  copied: number;
+  /** The end of the chunk's last entry, known once the writer has left it. */
+  used: number | undefined;
+  /** How far the main thread has copied the chunk out. */
+  copiedTo: number;
 }
 
 export class ChunkPool {
@@ -31,15 +35,16 @@ export class ChunkPool {
   constructor(private readonly chunkSize = 1 << 20) {}
 
   readonly allocate: ChunkAllocator = (size, retired) => {
-    if (retired !== undefined) this.settle(retired.chunk.buffer, (t) => (t.entryBytes = retired.entryBytes));
+    if (retired !== undefined) this.settle(retired.chunk.buffer, (t) => (t.used = retired.used));
     const chunk = (size === this.chunkSize ? this.free.pop() : undefined) ?? Buffer.from(new SharedArrayBuffer(size));
-    this.tracked.set(chunk.buffer, { entryBytes: undefined, copied: 0 });
+    this.tracked.set(chunk.buffer, { used: undefined, copiedTo: 0 });
+    if (this.tracked.size > MAX_TRACKED) this.tracked.delete(this.tracked.keys().next().value!);
     return chunk;
   };
 
-  /** The main thread copied `length` bytes of this chunk's entries out. */
-  copied(buffer: ArrayBufferLike, length: number): void {
-    this.settle(buffer, (t) => (t.copied += length));
+  /** The main thread copied this chunk out up to `end`. */
+  copied(buffer: ArrayBufferLike, end: number): void {
+    this.settle(buffer, (t) => (t.copiedTo = Math.max(t.copiedTo, end)));
   }
 
   /** Chunks handed out and not yet free (for tests). */
@@ -55,7 +60,7 @@ export class ChunkPool {
     const t = this.tracked.get(buffer);
     if (t === undefined) return;
     update(t);
-    if (t.entryBytes === undefined || t.copied < t.entryBytes) return;
+    if (t.used === undefined || t.copiedTo < t.used) return;
     this.tracked.delete(buffer);
     if (buffer.byteLength === this.chunkSize && this.free.length < MAX_FREE) this.free.push(Buffer.from(buffer));
   }

@@ -19,7 +19,7 @@ import type { EntryKind, WrittenEntry } from "../../protocol/binlog/entry-writer
 import type { EventType } from "../../protocol/entry.js";
 import type { SourceBatch } from "../binlog-source.js";
 
-/** Consecutive entries' bytes: a range of a shared chunk, or of the message's own copy. */
+/** Consecutive entries' bytes (and the few bytes between them): a range of a shared chunk, or of the message's own copy. */
 export interface Segment {
   buffer: ArrayBufferLike;
   offset: number;
@@ -27,11 +27,11 @@ export interface Segment {
 }
 
 export interface PackedBatches {
-  /** The entries' bytes, in order; an entry lies within one segment. */
+  /** The entries' bytes; each entry names its segment and its offset there. */
   segments: Segment[];
   /** What postMessage must move: the buffer of the copied bytes. */
   transfer: ArrayBuffer[];
-  /** Per entry, NUMBERS_PER_ENTRY numbers: see `pack`. */
+  /** Per entry, NUMBERS_PER_ENTRY numbers: see BatchPacker.take. */
   numbers: Float64Array;
   /** Per entry, file, schema, table and gtid as indexes into `strings` (-1: undefined). */
   refs: Int32Array;
@@ -44,10 +44,12 @@ export interface PackedBatches {
   resumeGtids: Int32Array;
 }
 
+/** Bytes between two entries that still make one segment (more is another segment). */
+const MAX_GAP = 64;
 const KINDS: readonly EntryKind[] = ["begin", "end", "rows", "ddl", "query"];
 const KIND_CODES = Object.fromEntries(KINDS.map((kind, code) => [kind, code])) as Record<EntryKind, number>;
 const BOUNDARY = 8;
-const NUMBERS_PER_ENTRY = 8;
+const NUMBERS_PER_ENTRY = 10;
 const REFS_PER_ENTRY = 4;
 
 /** Collects batches until `take` packs them into one message. */
@@ -87,8 +89,8 @@ export class BatchPacker {
     for (let b = 0; b < batches.length; b++) {
       const batch = batches[b]!;
       for (const e of batch.entries) {
-        bytes.add(e.bytes);
         const n = i * NUMBERS_PER_ENTRY;
+        bytes.add(e.bytes, numbers, n + 8);
         numbers[n] = e.bytes.length;
         numbers[n + 1] = e.offset;
         numbers[n + 2] = e.nextOffset;
@@ -139,8 +141,6 @@ export function unpackBatches(packed: PackedBatches): SourceBatch[] {
   const str = (ref: number): string | undefined => (ref < 0 ? undefined : strings[ref]);
   const keys = packed.keys.split("\n");
   const batches: SourceBatch[] = [];
-  let segment = 0;
-  let at = 0;
   let i = 0;
   for (let b = 0; b < batchEnds.length; b++) {
     const entries: WrittenEntry[] = [];
@@ -148,15 +148,11 @@ export function unpackBatches(packed: PackedBatches): SourceBatch[] {
       const n = i * NUMBERS_PER_ENTRY;
       const r = i * REFS_PER_ENTRY;
       const length = numbers[n]!;
-      if (at === segments[segment]!.length) {
-        segment++;
-        at = 0;
-      }
-      const { buffer, offset } = segments[segment]!;
+      const { buffer, offset } = segments[numbers[n + 8]!]!;
       const eventType = numbers[n + 6]!;
       const flags = numbers[n + 7]!;
       entries.push({
-        bytes: new Uint8Array(buffer, offset + at, length),
+        bytes: new Uint8Array(buffer, offset + numbers[n + 9]!, length),
         kind: KINDS[flags & (BOUNDARY - 1)]!,
         key: keys[i]!,
         eventType: eventType < 0 ? undefined : (eventType as EventType),
@@ -171,7 +167,6 @@ export function unpackBatches(packed: PackedBatches): SourceBatch[] {
         executeTime: numbers[n + 4]!,
         boundary: (flags & BOUNDARY) !== 0,
       });
-      at += length;
     }
     const file = str(packed.resumeFiles[b]!);
     const mariadbGtid = str(packed.resumeGtids[b]!);
@@ -197,19 +192,25 @@ function ownSegments(segments: Segment[]): Segment[] {
 }
 
 /**
- * Entry bytes as segments. Entries written one after another sit back to back in the writer's
- * chunks, so runs of them make one segment; runs not in shared memory are copied.
+ * Entry bytes as segments. Entries written one after another lie in the writer's chunks in
+ * order, a few bytes apart at most (the room reserved for a length prefix that came out
+ * shorter), so a run of them makes one segment, those bytes between included. Runs outside
+ * shared memory are copied into one buffer for the message to move.
  */
 class ByteRuns {
   private readonly runs: Segment[] = [];
 
-  add(bytes: Uint8Array): void {
-    const last = this.runs[this.runs.length - 1];
-    if (last !== undefined && bytes.buffer === last.buffer && bytes.byteOffset === last.offset + last.length) {
-      last.length += bytes.length;
-      return;
+  /** Adds an entry's bytes; writes its segment index and offset there at `place` and `place + 1`. */
+  add(bytes: Uint8Array, numbers: Float64Array, place: number): void {
+    let last = this.runs[this.runs.length - 1];
+    const end = last === undefined ? 0 : last.offset + last.length;
+    if (last === undefined || bytes.buffer !== last.buffer || bytes.byteOffset < end || bytes.byteOffset - end > MAX_GAP) {
+      last = { buffer: bytes.buffer, offset: bytes.byteOffset, length: 0 };
+      this.runs.push(last);
     }
-    this.runs.push({ buffer: bytes.buffer, offset: bytes.byteOffset, length: bytes.length });
+    numbers[place] = this.runs.length - 1;
+    numbers[place + 1] = bytes.byteOffset - last.offset;
+    last.length = bytes.byteOffset + bytes.length - last.offset;
   }
 
   finish(): { segments: Segment[]; transfer: ArrayBuffer[] } {

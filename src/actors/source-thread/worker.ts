@@ -76,7 +76,7 @@ function onMessage(message: ToSourceThread): void {
     case "taken":
       inFlight--;
       // The main thread copied the message's entries out: their chunks may be free.
-      for (const segment of unreturned.shift() ?? []) chunks.copied(segment.buffer, segment.length);
+      for (const segment of unreturned.shift() ?? []) chunks.copied(segment.buffer, segment.offset + segment.length);
       break;
     case "full":
       consumerFull = true;

@@ -54,11 +54,10 @@ const ROWS_COUNT = new TextEncoder().encode("rowsCount");
 
 /**
  * Where entry chunks come from: a chunk of `size` bytes. `retired` is the chunk being left, with
- * the bytes of the entries handed out of it, so that an allocator that recycles chunks (the
- * node's binlog source thread: src/actors/source-thread/chunk-pool.ts) knows when all of them
- * are gone.
+ * the end of its last entry, so that an allocator that recycles chunks (the node's binlog source
+ * thread: src/actors/source-thread/chunk-pool.ts) knows which bytes are in use.
  */
-export type ChunkAllocator = (size: number, retired: { chunk: Buffer; entryBytes: number } | undefined) => Buffer;
+export type ChunkAllocator = (size: number, retired: { chunk: Buffer; used: number } | undefined) => Buffer;
 
 const freshChunk: ChunkAllocator = (size) => Buffer.allocUnsafeSlow(size);
 
@@ -71,8 +70,6 @@ class Chunks {
   chunk: Buffer = Buffer.allocUnsafeSlow(0);
   view = new DataView(this.chunk.buffer);
   used = 0;
-  /** Bytes of the entries handed out of this chunk (less than `used` by the gaps between them). */
-  private entryBytes = 0;
 
   constructor(
     private readonly chunkSize: number,
@@ -82,17 +79,15 @@ class Chunks {
   /** Starts a new chunk unless `n` bytes are left in this one. */
   ensure(n: number): void {
     if (this.used + n <= this.chunk.length) return;
-    const retired = this.chunk.length === 0 ? undefined : { chunk: this.chunk, entryBytes: this.entryBytes };
+    const retired = this.chunk.length === 0 ? undefined : { chunk: this.chunk, used: this.used };
     this.chunk = this.allocate(Math.max(this.chunkSize, n), retired);
     this.view = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.byteLength);
     this.used = 0;
-    this.entryBytes = 0;
   }
 
   /** The entry built at [start, end) of the current chunk (start >= used). */
   handOut(start: number, end: number): Buffer {
     this.used = end;
-    this.entryBytes += end - start;
     return this.chunk.subarray(start, end);
   }
 
