@@ -1,10 +1,14 @@
 /**
  * Decode run, our source: BinlogStream (mysql2 login, our replication command and event
- * decoder) feeding EntryWriter, from offset 4 of the spec's file to its closing Rotate.
+ * decoder) feeding EntryWriter, from offset 4 of the spec's file to its closing Rotate, with the
+ * node's V8 heap setting (src/cli/heap.ts), which its source threads run with.
  */
 import { BinlogStream } from "../../src/actors/binlog-stream.js";
+import { tuneHeap } from "../../src/cli/heap.js";
 import { type ReadOutcome, type RunSpec, runChild } from "./child.js";
 import { EntrySink } from "./ours-sink.js";
+
+tuneHeap();
 
 async function read(spec: RunSpec): Promise<ReadOutcome> {
   const sink = new EntrySink();
