@@ -50,11 +50,17 @@ function startThread(): Worker {
 let spare: Worker | undefined;
 let keepingSpare = false;
 
+/**
+ * After a start takes the spare, the next one is made this much later: loading a thread's
+ * modules takes ~150 ms of CPU, which on a small machine would be taken from the takeover.
+ */
+const SPARE_AFTER_MS = 2000;
+
 function takeThread(): Worker {
   const thread = spare ?? startThread();
   spare = undefined;
   thread.ref();
-  if (keepingSpare) startSpare();
+  if (keepingSpare) setTimeout(() => spare ?? startSpare(), SPARE_AFTER_MS).unref();
   return thread;
 }
 
