@@ -47,11 +47,7 @@ export class ChunkPool {
     this.settle(buffer, (t) => (t.copiedTo = Math.max(t.copiedTo, end)));
   }
 
-  /** Chunks handed out and not yet free (for tests). */
-  get inUse(): number {
-    return this.tracked.size;
-  }
-
+  /** Free chunks waiting to be handed out again. */
   get freeCount(): number {
     return this.free.length;
   }
