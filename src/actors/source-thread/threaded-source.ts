@@ -23,8 +23,8 @@ import { unpackBatches } from "./packed-batches.js";
 
 /**
  * The source thread's young generation, MiB. Its garbage is the decoder's short-lived objects;
- * V8's default lets it grow to 16 MiB (×2 semi-spaces), which the node's peak RSS felt: the e2e
- * benchmark's node went from ~215 to ~190-200 MiB at 6-12 MiB.
+ * V8 let it grow to 16 MiB, which the node's peak RSS felt: the e2e benchmark's node went from
+ * ~215 to ~190-200 MiB with 6-12 MiB (measured on a loaded machine, at --scale 0.5).
  */
 const THREAD_YOUNG_GENERATION_MB = 8;
 
