@@ -442,25 +442,27 @@ test("a silent connection is dropped after 2/3 of the session; the session expir
 
 test("a frozen process: a watch event that waited in the socket buffer past the session's expiry does not renew the lease when it is read", async () => {
   await withZooKeeper(async (zk) => {
-    const { client, events } = await session(zk.connectString, 2000);
+    // 4 s: the other process (a Node start and a connect, slow on a loaded machine) must change
+    // the node while the session still lives; the freeze then outlasts it by 4 s.
+    const { client, events } = await session(zk.connectString, 4000);
     try {
       await client.create("/cursor", text("c0"), "persistent");
       const watched = nextEvent((w) => client.read("/cursor", w));
       await watched.armed;
-      assert.ok(Date.now() - client.lastHeardAt < 2000, "a fresh lease before the freeze");
+      assert.ok(Date.now() - client.lastHeardAt < 4000, "a fresh lease before the freeze");
 
       // Freeze this process (its event loop blocked, as under SIGSTOP) while another client
       // changes the watched node: the server queues the notification on our socket, then
       // expires the session it no longer hears from.
       const frozenAt = Date.now();
       execFileSync(process.execPath, ["-e", SET_DATA_SCRIPT, zk.connectString, "/cursor", "c1"], { stdio: "inherit" });
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.max(0, frozenAt + 5000 - Date.now()));
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.max(0, frozenAt + 8000 - Date.now()));
       await new Promise((resolve) => setImmediate(resolve));
 
       const event = await Promise.race([watched.event, sleep(0).then(() => undefined)]);
       assert.is(event?.type, "changed", "the notification was read after the freeze");
       const age = Date.now() - client.lastHeardAt;
-      assert.ok(age >= 5000, `the lease is as old as the freeze, not renewed by the stale bytes (${age} ms old)`);
+      assert.ok(age >= 8000, `the lease is as old as the freeze, not renewed by the stale bytes (${age} ms old)`);
       await waitFor("expired", () => events.at(-1)?.type === "expired", 10_000);
     } finally {
       await client.close();
