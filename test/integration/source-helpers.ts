@@ -96,13 +96,14 @@ function columnValue(columns: Column[], name: string): string {
 
 let replicaId = 1000;
 
-/** Starts a source on `server` feeding `collector`; reconnects quickly by default. */
-export function startSource(
+/** Starts a source on `server` feeding `collector`; reconnects quickly by default. `startWith` picks the kind (in-process by default). */
+export function startSource<Source = BinlogSource>(
   server: MariaDBServer,
   collector: Collector,
   options: Partial<BinlogSourceOptions> & Pick<BinlogSourceOptions, "start">,
-): Promise<BinlogSource> {
-  return BinlogSource.start({
+  startWith: (options: BinlogSourceOptions) => Promise<Source> = BinlogSource.start as unknown as (options: BinlogSourceOptions) => Promise<Source>,
+): Promise<NoInfer<Source>> {
+  return startWith({
     host: server.host,
     port: server.port,
     user: server.user,

@@ -23,16 +23,7 @@ async function commitTransactions(db: mysql.Connection, from: number, count: num
 }
 
 function startThreaded(server: MariaDBServer, collector: Collector, options: Partial<BinlogSourceOptions> & Pick<BinlogSourceOptions, "start">) {
-  return ThreadedBinlogSource.start({
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
-    serverId: 2000 + Math.floor(Math.random() * 1000),
-    onBatch: collector.onBatch,
-    onError: collector.onError,
-    ...options,
-  });
+  return startSource(server, collector, options, (o) => ThreadedBinlogSource.start(o));
 }
 
 const ids = (c: Collector) => c.values("t", "id").map(Number);
