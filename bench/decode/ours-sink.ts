@@ -4,7 +4,7 @@
  * source hands them on; names come from FULL binlog metadata (the schema lookup is a query per
  * table, not per row, so it is left out). The entries are written into chunks from a ChunkPool,
  * as in the node's source thread, and each is handed back as soon as it is counted, as the
- * node's main thread hands chunks back once it has copied their entries out.
+ * node's main thread hands chunks back once their entries are acked and written.
  */
 import { ChunkPool } from "../../src/actors/source-thread/chunk-pool.js";
 import { EntryWriter } from "../../src/protocol/binlog/entry-writer.js";
@@ -23,6 +23,6 @@ export class EntrySink {
     if (entry === undefined) return;
     this.rows += entry.rowCount;
     this.outputBytes += entry.bytes.length;
-    this.chunks.copied(entry.bytes.buffer, entry.bytes.byteOffset + entry.bytes.length);
+    this.chunks.released(entry.bytes.buffer, entry.bytes.byteOffset + entry.bytes.length);
   }
 }

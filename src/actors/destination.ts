@@ -64,6 +64,9 @@ export class Destination implements ServedDestination {
       memUnit: config.store.memUnit,
       batchMode: config.store.batchMode,
       ddlIsolation: config.ddlIsolation,
+      // Every entry the source hands on goes into the store, in order (take), so the store's
+      // count of released entries is the source's too.
+      onReleased: (count) => this.source?.release(count),
     });
   }
 

@@ -26,6 +26,13 @@
  *     destination takes batches from the same stream, so two clientIds split it instead of
  *     each seeing all of it, and a rollback by any client rewinds it for all.
  *
+ * Entry bytes after an ack (design decision 6, and the source thread's shared chunks): a batch
+ * handed out is being read, by a session writing it to its socket or a sink decoding it, until
+ * its reader calls `doneReading(batch)`. Entries acked (by this client or, one read cursor,
+ * by another) are released to the producer (`onReleased`) only once no batch being read holds
+ * them, so a slow socket write never sends bytes the source has written over. A reader that
+ * never says it is done only stops the recycling: the store's bounds hold all the same.
+ *
  * Subscription checks ("should subscribe first", silently ignored rollbacks of unsubscribed
  * clients) and the wire's special batch ids (ack -1 ignored, ack 0 → 402) belong to the
  * session; the store sees only real batch ids.
@@ -51,6 +58,12 @@ export interface EventStoreOptions {
   batchMode?: BatchMode;
   /** canal.instance.get.ddl.isolation: a DDL is always a batch of its own. Default false. */
   ddlIsolation?: boolean;
+  /**
+   * The first `count` entries put are acked and no batch being read holds them: nothing reads
+   * their bytes any more, so their memory may be written again (the source thread's shared
+   * chunks). Called with a growing count.
+   */
+  onReleased?(count: number): void;
 }
 
 /** One fetched batch, outstanding until acked or rolled back. */
@@ -132,9 +145,15 @@ export class EventStore {
   private closed = false;
   /** Handing out no more batches (see drain), while acks and rollbacks still work. */
   private draining = false;
+  /** Batches handed out and still being read, with the sequence of their first entry. */
+  private readonly reading = new Map<Batch, number>();
+  /** Entries released so far (see onReleased). */
+  private released = 0;
+  private readonly onReleased: ((count: number) => void) | undefined;
 
   constructor(options: EventStoreOptions) {
     this.destination = options.destination;
+    this.onReleased = options.onReleased;
     const bufferSize = options.bufferSize ?? DEFAULT_BUFFER_SIZE;
     const memUnit = options.memUnit ?? DEFAULT_MEM_UNIT;
     const maxBytes = options.maxBytes ?? bufferSize * memUnit;
@@ -229,7 +248,16 @@ export class EventStore {
     const heldBefore = this.ring.held;
     this.ring.ackThrough(mark.endSeq);
     if (this.ring.held < heldBefore && this.full) this.unblock();
+    this.release();
     return mark.ackPoint;
+  }
+
+  /**
+   * The reader of a batch handed out is done with its entry bytes (the reply is written to the
+   * socket, or the socket closed; the rows are decoded): see the module comment.
+   */
+  doneReading(batch: Batch): void {
+    if (this.reading.delete(batch)) this.release();
   }
 
   /**
@@ -337,11 +365,23 @@ export class EventStore {
   }
 
   private take(clientId: number, batchSize: number): Batch | undefined {
+    const firstSeq = this.ring.getSeq + 1;
     const taken = this.ring.take(batchSize);
     if (taken === undefined) return undefined;
     const ackPoint = taken.ackPoint === undefined ? undefined : positionOf(taken.ackPoint);
     const id = this.ledger.add(clientId, taken.endSeq, ackPoint);
-    return { id, entries: taken.entries, keys: taken.keys, bytes: taken.bytes, rows: taken.rows, ackPoint };
+    const batch = { id, entries: taken.entries, keys: taken.keys, bytes: taken.bytes, rows: taken.rows, ackPoint };
+    this.reading.set(batch, firstSeq);
+    return batch;
+  }
+
+  /** Tells the producer how many entries nothing reads any more, when that grew. */
+  private release(): void {
+    let count = this.ring.ackSeq + 1;
+    for (const firstSeq of this.reading.values()) count = Math.min(count, firstSeq);
+    if (count <= this.released) return;
+    this.released = count;
+    this.onReleased?.(count);
   }
 
   /** Serves waiting gets in arrival order, each as soon as it is ready. */

@@ -17,7 +17,7 @@ import type { BatchInput, GetInput, Identity, ServedBatch, SubscribeInput } from
 import { encodeGetReplyFrame, encodeRawMessagesFrameParts } from "../protocol/messages/messages.js";
 
 /** The store calls a session makes; an EventStore satisfies it. */
-export type SessionStore = Pick<EventStore, "get" | "ack" | "rollback">;
+export type SessionStore = Pick<EventStore, "get" | "ack" | "rollback" | "doneReading">;
 
 /** The destinations a node serves, as its sessions see them. */
 export interface DestinationHost {
@@ -73,11 +73,12 @@ const EMPTY_REPLY_FRAME = encodeGetReplyFrame(-1, []);
 
 /**
  * Writes a frame for the session, given whole or as parts written back to back (a gather
- * write: the batch's stored entry buffers as they are); resolves once the socket accepted it
- * without exceeding its buffer, or after 'drain' (so the next GET is not served into a full
- * socket). Resolves early when `signal` aborts (the session is closing).
+ * write: the batch's stored entry buffers as they are); resolves once the socket has handed
+ * every byte to the kernel, or closed. Not before: the entry buffers are the source's memory,
+ * written again once acked and read by nobody (event-store.ts), and a client may ack before
+ * its reply has left. Waiting also keeps the next GET from being served into a full socket.
  */
-export type SendFrame = (frame: Uint8Array | readonly Uint8Array[], signal: AbortSignal) => Promise<void>;
+export type SendFrame = (frame: Uint8Array | readonly Uint8Array[]) => Promise<void>;
 
 export class SessionRequests {
   constructor(
@@ -123,17 +124,22 @@ export class SessionRequests {
     // what Canal says of a destination not running here, and its next connection's rollback
     // brings the data back from the node that runs it now.
     if (batch !== undefined && this.destinations.destination(input.destination) !== served) throw new DestinationNotStartedError(input.destination);
-    if (this.stopping.aborted && !signal.aborted) await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
-    // Closing while waiting: nothing to write. A batch taken just before stays outstanding
-    // until the client's next rollback, as in Canal when a connection drops mid-reply.
-    if (signal.aborted) return { batchId: batch?.id ?? -1, entries: 0, bytes: 0 };
-    // A batch goes out as the stored entry buffers themselves, after their framing bytes (no
-    // frame built by copying them; the bytes on the wire are the same).
-    const frame = batch === undefined ? [EMPTY_REPLY_FRAME] : encodeRawMessagesFrameParts(batch.id, batch.entries);
-    await this.send(frame, signal);
-    let bytes = 0;
-    for (const part of frame) bytes += part.length;
-    return { batchId: batch?.id ?? -1, entries: batch?.entries.length ?? 0, bytes };
+    try {
+      if (this.stopping.aborted && !signal.aborted) await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+      // Closing while waiting: nothing to write. A batch taken just before stays outstanding
+      // until the client's next rollback, as in Canal when a connection drops mid-reply.
+      if (signal.aborted) return { batchId: batch?.id ?? -1, entries: 0, bytes: 0 };
+      // A batch goes out as the stored entry buffers themselves, after their framing bytes (no
+      // frame built by copying them; the bytes on the wire are the same).
+      const frame = batch === undefined ? [EMPTY_REPLY_FRAME] : encodeRawMessagesFrameParts(batch.id, batch.entries);
+      await this.send(frame);
+      let bytes = 0;
+      for (const part of frame) bytes += part.length;
+      return { batchId: batch?.id ?? -1, entries: batch?.entries.length ?? 0, bytes };
+    } finally {
+      // Written (or the socket closed): the store may let the source reuse these bytes once acked.
+      if (batch !== undefined) served.store.doneReading(batch);
+    }
   }
 
   async ack(input: BatchInput): Promise<void> {

@@ -97,7 +97,7 @@ export class Session {
     this.id = options.id;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.decoder = new FrameDecoder({ maxFrameBytes: options.maxRequestBytes });
-    this.requests = new SessionRequests(options.destinations, (frame, signal) => this.sendFrame(frame, signal), options.stopping);
+    this.requests = new SessionRequests(options.destinations, (frame) => this.sendFrame(frame), options.stopping);
     this.actor = createActor(this.provideMachine(), { id: `session-${options.id}`, inspect: options.inspect?.(options.id, this.remote) });
     let resolveClosed!: () => void;
     this.closed = new Promise((resolve) => (resolveClosed = resolve));
@@ -303,30 +303,22 @@ export class Session {
     return this.socket.write(frame, callback);
   }
 
-  /** A frame, or the parts of one written back to back, corked so that they leave in one gather write. */
-  private writeParts(frame: Uint8Array | readonly Uint8Array[]): boolean {
-    if (frame instanceof Uint8Array) return this.write(frame);
-    if (frame.length === 1) return this.write(frame[0]!);
-    this.socket.cork();
-    let ok = true;
-    for (const part of frame) ok = this.write(part);
-    this.socket.uncork();
-    return ok;
-  }
-
-  /** For serveGet: write, then wait for 'drain' if the socket's buffer is over its mark. */
-  private sendFrame(frame: Uint8Array | readonly Uint8Array[], signal: AbortSignal): Promise<void> {
-    if (this.writeParts(frame) || signal.aborted) return Promise.resolve();
+  /**
+   * For serveGet: writes a frame, or the parts of one back to back, corked so that they leave
+   * in one gather write; resolves once the last part is written (its callback: all of them are
+   * with the kernel) or the socket closed (libuv drops what it had not written).
+   */
+  private sendFrame(frame: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const parts = frame instanceof Uint8Array ? [frame] : frame;
     return new Promise((resolve) => {
       const done = () => {
-        this.socket.off("drain", done);
         this.socket.off("close", done);
-        signal.removeEventListener("abort", done);
         resolve();
       };
-      this.socket.on("drain", done);
       this.socket.on("close", done);
-      signal.addEventListener("abort", done, { once: true });
+      this.socket.cork();
+      parts.forEach((part, i) => this.write(part, i === parts.length - 1 ? done : undefined));
+      this.socket.uncork();
     });
   }
 

@@ -503,6 +503,38 @@ test("drain hands out no batch but still takes acks and rollbacks; close then en
   assert.is(await held, undefined);
 });
 
+test("entries are released to the producer once acked and no batch being read holds them, by any client's ack", () => {
+  const released: number[] = [];
+  const s = itemStore([...rows(6)], { onReleased: (count) => released.push(count) });
+  const first = s.tryGet(CLIENT, 2)!;
+  const second = s.tryGet(2002, 2)!;
+  s.doneReading(second);
+  s.ack(2002, second.id);
+  assert.equal(released, [], "the other client's ack frees the first batch's entries too, but they are still being written");
+  s.doneReading(first);
+  assert.equal(released, [4], "written: everything acked is released");
+  const third = s.tryGet(CLIENT, 2)!;
+  s.ack(CLIENT, first.id);
+  s.ack(CLIENT, third.id);
+  assert.equal(released, [4], "acked before its reader is done: kept");
+  s.doneReading(third);
+  s.doneReading(third);
+  assert.equal(released, [4, 6], "released once, with the count of entries put");
+});
+
+test("a rolled-back batch still being read holds its entries; fetched again, they are released once both reads are done", () => {
+  const released: number[] = [];
+  const s = itemStore([...rows(3)], { onReleased: (count) => released.push(count) });
+  const first = s.tryGet(CLIENT, 3)!;
+  s.rollback(CLIENT);
+  const again = s.tryGet(CLIENT, 3)!;
+  s.doneReading(again);
+  s.ack(CLIENT, again.id);
+  assert.equal(released, []);
+  s.doneReading(first);
+  assert.equal(released, [3]);
+});
+
 test("a bufferSize that is not a power of 2 is a config error naming it", () => {
   throwsWith(() => new EventStore({ destination: "example", bufferSize: 1000 }), CanalConfigError, "event store bufferSize 1000 of destination example: expected a power of 2 from 1 to 2^30");
 });

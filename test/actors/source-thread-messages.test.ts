@@ -64,7 +64,7 @@ test("batches packed and unpacked are the same entries, bytes and resume points"
   assert.equal(plain(unpackBatches(structuredClone(packed, { transfer: packed.transfer }))), plain(batches));
 });
 
-test("entries in shared memory are not copied when packed (consecutive ones make one segment of their chunk, a few bytes apart or across batches), and copied out when unpacked", () => {
+test("entries in shared memory are not copied, packed (consecutive ones make one segment of their chunk, a few bytes apart or across batches) or unpacked", () => {
   const chunk = new Uint8Array(new SharedArrayBuffer(64));
   const batches = sampleBatches(chunk);
   const packer = new BatchPacker();
@@ -81,8 +81,10 @@ test("entries in shared memory are not copied when packed (consecutive ones make
   assert.is(packed.transfer[0]!.byteLength, 3, "only the entry outside the chunk is copied");
   const unpacked = unpackBatches(structuredClone(packed, { transfer: packed.transfer }));
   assert.equal(plain(unpacked), plain(batches));
-  chunk.fill(99);
-  assert.equal(plain(unpacked), plain(sampleBatches()), "unpacked entries are copies: the chunk can be written again");
+  const rows = unpacked[0]!.entries[0]!.bytes;
+  assert.instance(rows.buffer, SharedArrayBuffer);
+  chunk[rows.byteOffset] = 99;
+  assert.is(rows[0], 99, "an unpacked entry is a view of the writer's chunk, not a copy");
 });
 
 test("an empty take is no batch at all, and the packer is reusable", () => {
@@ -92,24 +94,24 @@ test("an empty take is no batch at all, and the packer is reusable", () => {
   assert.equal(plain(unpackBatches(packer.take())), plain([sampleBatches()[2]!]));
 });
 
-test("a chunk is used again only once the writer left it and the main thread copied it out up to its last entry", () => {
+test("a chunk is used again only once the writer left it and the main thread released it up to its last entry", () => {
   const pool = new ChunkPool(64);
   const first = pool.allocate(64, undefined);
   assert.instance(first.buffer, SharedArrayBuffer);
-  pool.copied(first.buffer, 30);
+  pool.released(first.buffer, 30);
   const second = pool.allocate(64, { chunk: first, used: 50 });
   assert.is.not(second.buffer, first.buffer);
   const third = pool.allocate(64, { chunk: second, used: 10 });
-  assert.is.not(third.buffer, first.buffer, "the first chunk is copied out up to 30 of 50");
-  pool.copied(second.buffer, 10);
-  pool.copied(first.buffer, 50);
+  assert.is.not(third.buffer, first.buffer, "the first chunk is released up to 30 of 50");
+  pool.released(second.buffer, 10);
+  pool.released(first.buffer, 50);
   assert.is(pool.freeCount, 2);
   const reused = [pool.allocate(64, { chunk: third, used: 5 }).buffer, pool.allocate(64, undefined).buffer];
   assert.ok(reused.includes(first.buffer) && reused.includes(second.buffer), "both come back");
   const large = pool.allocate(200, undefined);
   assert.is(large.length, 200);
   pool.allocate(64, { chunk: large, used: 200 });
-  pool.copied(large.buffer, 200);
+  pool.released(large.buffer, 200);
   assert.is(pool.freeCount, 0, "a chunk of another size is left to the collector");
 });
 

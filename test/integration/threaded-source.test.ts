@@ -105,6 +105,45 @@ test("a consumer that answers \"full\" stops the thread's reading until resume()
   });
 });
 
+test("entry bytes stay as the thread wrote them until released, and released chunks are written again", async () => {
+  await withServer({ padLength: 2000 }, async (db, server) => {
+    const start = await masterPosition(db);
+    // ~20 MiB of entries: the thread's 1 MiB chunks come round again many times.
+    await commitTransactions(db, 0, 1000, 2000);
+    const collector = new Collector();
+    /** Every entry handed on: a view of the thread's memory, and a copy made on arrival. */
+    const entries: Array<{ view: Uint8Array; copy: Buffer }> = [];
+    let released = 0;
+    let changedBeforeRelease = 0;
+    let source: ThreadedBinlogSource | undefined;
+    // Released ~300 entries (~100 transactions, ~2 MiB) behind what arrived, each checked just before.
+    const releaseUpTo = (count: number) => {
+      for (; released < count; released++) if (!entries[released]!.copy.equals(entries[released]!.view)) changedBeforeRelease++;
+      source?.release(count);
+    };
+    source = await startThreaded(server, collector, {
+      start,
+      onBatch(batch) {
+        for (const e of batch.entries) entries.push({ view: e.bytes, copy: Buffer.from(e.bytes) });
+        if (entries.length > 300) releaseUpTo(entries.length - 300);
+        return collector.onBatch(batch);
+      },
+    });
+    try {
+      await collector.until(() => ids(collector).length === 10_000);
+      releaseUpTo(entries.length);
+      assert.is(changedBeforeRelease, 0, "no entry changed while it was held");
+      assert.equal(ids(collector), Array.from({ length: 10_000 }, (_, i) => i));
+      // A released chunk is written again; the old views into it then show newer entries.
+      const shared = entries.filter((e) => e.view.buffer instanceof SharedArrayBuffer);
+      const rewritten = shared.filter((e) => !e.copy.equals(e.view)).length;
+      assert.ok(rewritten > shared.length / 2, `released chunks are used again: ${rewritten} of ${shared.length} entries in shared memory were written over`);
+    } finally {
+      await source.stop();
+    }
+  });
+});
+
 test("start fails with the source's own typed error: a wrong password, an invalid filter; setFilter checks before sending", async () => {
   await withServer({ padLength: 2000 }, async (db, server) => {
     const start = await masterPosition(db);

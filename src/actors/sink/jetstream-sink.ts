@@ -235,11 +235,17 @@ export class JetStreamSink {
       if (store.isClosed()) return this.stopping.abort();
       const batch = await store.get(config.clientId, { batchSize: config.batchSize, timeoutMs: config.getTimeoutMs, signal: this.stopping.signal });
       if (batch === undefined) continue;
-      if (this.halted) return;
-      // Not (or no longer) ours to publish: the batch goes back, and the loop waits and looks again.
-      if (!(this.options.stillServing?.() ?? true)) throw new CanalError(`sink of destination ${destination.name}: the destination is not served by this node now`, { retriable: true });
-      const now = Date.now();
-      const rows = batch.entries.flatMap((bytes, i) => flatRowsOf(bytes, batch.keys[i]!, batch.id, now));
+      let rows: FlatRow[];
+      try {
+        if (this.halted) return;
+        // Not (or no longer) ours to publish: the batch goes back, and the loop waits and looks again.
+        if (!(this.options.stillServing?.() ?? true)) throw new CanalError(`sink of destination ${destination.name}: the destination is not served by this node now`, { retriable: true });
+        const now = Date.now();
+        rows = batch.entries.flatMap((bytes, i) => flatRowsOf(bytes, batch.keys[i]!, batch.id, now));
+      } finally {
+        // Decoded (or given up): the entry bytes are not read again, so the store may recycle them once acked.
+        store.doneReading(batch);
+      }
       const duplicatesBefore = this.counters.duplicates;
       await this.publishAll(rows);
       this.noteReplay(this.counters.duplicates - duplicatesBefore, rows.length);

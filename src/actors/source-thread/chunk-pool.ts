@@ -5,27 +5,27 @@
  * Why recycle: a chunk's memory is freed only when the garbage collectors of both threads have
  * dropped their handles to it, and the source thread writes ~1 MiB of entries per few hundred KB
  * of JavaScript garbage, so between two of its collections tens of MiB of dead chunks piled up
- * (60-110 MiB measured in the e2e benchmark), on top of the live ones.
+ * (60-110 MiB measured in the e2e benchmark), on top of the live ones. Fresh chunks also cost
+ * page faults on first write.
  *
  * When a chunk is free: the entry writer has left it (`retired`, with the end of its last entry)
- * and the main thread has copied everything up to there out (`copied`, reported as it takes each
- * message; entries are written and sent in order). The main thread copies every entry out of
- * shared memory before it hands the entry on, so after that nothing reads the chunk. A chunk
- * never accounted for up to its end (a source stopped with entries unsent) is forgotten once
- * MAX_TRACKED newer ones are, and left to the collector.
+ * and the main thread has released everything up to there (`released`: acked, and read by no
+ * reply or sink; entries are written, sent and released in order). A chunk never released up
+ * to its end (a source stopped with entries unsent, or a reader that holds on) is forgotten
+ * once MAX_TRACKED newer ones are, and left to the collector.
  */
 import type { ChunkAllocator } from "../../protocol/binlog/rows-entry.js";
 
 /** Free chunks kept for reuse; beyond that, freed ones are left to the collector. */
 const MAX_FREE = 16;
-/** Chunks awaiting their copies; the oldest is forgotten beyond that. */
+/** Chunks awaiting their release; the oldest is forgotten beyond that (64 MiB, 4 default stores). */
 const MAX_TRACKED = 64;
 
 interface Tracked {
   /** The end of the chunk's last entry, known once the writer has left it. */
   used: number | undefined;
-  /** How far the main thread has copied the chunk out. */
-  copiedTo: number;
+  /** How far the main thread has released the chunk. */
+  releasedTo: number;
 }
 
 export class ChunkPool {
@@ -37,14 +37,14 @@ export class ChunkPool {
   readonly allocate: ChunkAllocator = (size, retired) => {
     if (retired !== undefined) this.settle(retired.chunk.buffer, (t) => (t.used = retired.used));
     const chunk = (size === this.chunkSize ? this.free.pop() : undefined) ?? Buffer.from(new SharedArrayBuffer(size));
-    this.tracked.set(chunk.buffer, { used: undefined, copiedTo: 0 });
+    this.tracked.set(chunk.buffer, { used: undefined, releasedTo: 0 });
     if (this.tracked.size > MAX_TRACKED) this.tracked.delete(this.tracked.keys().next().value!);
     return chunk;
   };
 
-  /** The main thread copied this chunk out up to `end`. */
-  copied(buffer: ArrayBufferLike, end: number): void {
-    this.settle(buffer, (t) => (t.copiedTo = Math.max(t.copiedTo, end)));
+  /** The main thread no longer reads this chunk up to `end`. */
+  released(buffer: ArrayBufferLike, end: number): void {
+    this.settle(buffer, (t) => (t.releasedTo = Math.max(t.releasedTo, end)));
   }
 
   /** Free chunks waiting to be handed out again. */
@@ -56,7 +56,7 @@ export class ChunkPool {
     const t = this.tracked.get(buffer);
     if (t === undefined) return;
     update(t);
-    if (t.used === undefined || t.copiedTo < t.used) return;
+    if (t.used === undefined || t.releasedTo < t.used) return;
     this.tracked.delete(buffer);
     if (buffer.byteLength === this.chunkSize && this.free.length < MAX_FREE) this.free.push(Buffer.from(buffer));
   }

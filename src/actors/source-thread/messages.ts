@@ -32,8 +32,10 @@ export type FromSourceThread =
 export type ToSourceThread =
   /** The first message: the thread starts its source. */
   | { type: "start"; options: ThreadSourceOptions }
-  /** A batches message was handed on, its shared bytes copied out: one fewer in flight. */
+  /** A batches message was handed on: one fewer in flight. */
   | { type: "taken" }
+  /** The oldest `messages` messages taken are no longer read: their chunks may be written again. */
+  | { type: "released"; messages: number }
   /** The consumer answered "full": stop reading until `resume`. */
   | { type: "full" }
   | { type: "resume" }

@@ -11,9 +11,8 @@
  * The bytes: rows entries are written into chunks of shared memory (chunk-pool.ts), back to
  * back, so a segment is a range of such a chunk, which postMessage shares instead of copying; the
  * other entries (transaction ends, DDL; small) are copied into one buffer that the message moves.
- * Unpacking copies the shared ranges into memory of the receiving thread's own, once per message,
- * so the chunks can be written again (the source thread is the busier one: the copy is made on
- * the other side).
+ * Unpacked entries are views of those bytes where they are: the receiver tells the sender when
+ * it no longer reads them (threaded-source.ts), and only then are the chunks written again.
  */
 import type { EntryKind, WrittenEntry } from "../../protocol/binlog/entry-writer.js";
 import type { EventType } from "../../protocol/entry.js";
@@ -131,13 +130,9 @@ export class BatchPacker {
   }
 }
 
-/**
- * The batches of a message, as the source handed them on, their bytes in memory of this
- * thread's own: nothing refers to the shared chunks afterwards.
- */
+/** The batches of a message, as the source handed them on; their bytes are views of the message's segments. */
 export function unpackBatches(packed: PackedBatches): SourceBatch[] {
-  const { numbers, refs, strings, batchEnds } = packed;
-  const segments = ownSegments(packed.segments);
+  const { numbers, refs, strings, batchEnds, segments } = packed;
   const str = (ref: number): string | undefined => (ref < 0 ? undefined : strings[ref]);
   const keys = packed.keys.split("\n");
   const batches: SourceBatch[] = [];
@@ -174,21 +169,6 @@ export function unpackBatches(packed: PackedBatches): SourceBatch[] {
     batches.push({ entries, resumeAfter });
   }
   return batches;
-}
-
-/** The segments, those in shared memory copied into one buffer of this thread's own. */
-function ownSegments(segments: Segment[]): Segment[] {
-  let shared = 0;
-  for (const s of segments) if (s.buffer instanceof SharedArrayBuffer) shared += s.length;
-  if (shared === 0) return segments;
-  const own = Buffer.allocUnsafeSlow(shared);
-  let at = 0;
-  return segments.map((s) => {
-    if (!(s.buffer instanceof SharedArrayBuffer)) return s;
-    own.set(new Uint8Array(s.buffer, s.offset, s.length), at);
-    at += s.length;
-    return { buffer: own.buffer, offset: at - s.length, length: s.length };
-  });
 }
 
 /**

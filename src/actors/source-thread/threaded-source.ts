@@ -3,8 +3,11 @@
  *
  * Why: decoding is more than half of a node's CPU under load, and serving clients (the store,
  * sessions, socket writes) most of the rest. On one thread they take turns; in two they run on
- * two cores. The entries cross once, packed (packed-batches.ts): their bytes in shared memory,
- * copied out here (the less busy thread) so that the source thread can write its chunks again.
+ * two cores. The entries cross once, packed (packed-batches.ts), their bytes left where the
+ * thread wrote them, in shared chunks: the store and the sessions read them there, and the
+ * consumer says (`release`) when it no longer reads the oldest ones, so that the thread writes
+ * those chunks again. Copying them out instead took a quarter of this thread's time (600 MiB
+ * of fresh memory per e2e benchmark run, page faults and collections included).
  *
  * What differs from the source in-process, and why it does not matter to the destination:
  *   - a consumer's "full" reaches the source a message later, so batches already posted still
@@ -80,6 +83,10 @@ export class ThreadedBinlogSource {
   private mode: SchemaMode | undefined;
   private consumerFull = false;
   private failed = false;
+  /** Entries handed on so far. */
+  private handedOn = 0;
+  /** For each message whose chunks the thread keeps for us, oldest first: `handedOn` after its last entry. */
+  private readonly messageEnds: number[] = [];
   private readonly stopped: Promise<void>;
 
   private constructor(
@@ -151,6 +158,20 @@ export class ThreadedBinlogSource {
     this.send({ type: "setFilter", regex });
   }
 
+  /**
+   * The consumer no longer reads the bytes of the first `count` entries handed on (acked, and
+   * no reply or decoding reads them): the thread may write their chunks again. Entries are
+   * released in the order they were handed on.
+   */
+  release(count: number): void {
+    let messages = 0;
+    while (this.messageEnds.length > 0 && this.messageEnds[0]! <= count) {
+      this.messageEnds.shift();
+      messages++;
+    }
+    if (messages > 0) this.send({ type: "released", messages });
+  }
+
   /** Stops the source, then its thread. */
   async stop(): Promise<void> {
     this.send({ type: "stop" });
@@ -170,11 +191,13 @@ export class ThreadedBinlogSource {
       case "batches":
         this.note(message);
         for (const batch of unpackBatches(message.packed)) {
+          this.handedOn += batch.entries.length;
           if (this.options.onBatch(batch) === "full" && !this.consumerFull) {
             this.consumerFull = true;
             this.send({ type: "full" });
           }
         }
+        this.messageEnds.push(this.handedOn);
         this.send({ type: "taken" });
         return;
       case "status":

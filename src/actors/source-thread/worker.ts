@@ -7,7 +7,8 @@
  * (a spare: threaded-source.ts) has its modules loaded when a destination needs it.
  *
  * Entry chunks are shared memory from a pool (chunk-pool.ts): a message carries its rows
- * entries as ranges of them, the main thread copies them out, and the chunks are used again.
+ * entries as ranges of them, the main thread reads them there until it releases the message
+ * (its entries acked and written), and the chunks are used again.
  *
  * Flow control: at most MAX_IN_FLIGHT messages are posted and not yet handed on by the main
  * thread; beyond that, or while the consumer said "full", the source is told "full" and stops
@@ -28,7 +29,7 @@ const SNAPSHOT_MS = 250;
 const port = parentPort!;
 const packer = new BatchPacker();
 const chunks = new ChunkPool();
-/** The shared segments of each message posted and not yet taken, oldest first. */
+/** The shared segments of each message posted and not yet released, oldest first. */
 const unreturned: Segment[][] = [];
 let source: BinlogSource | undefined;
 let inFlight = 0;
@@ -75,9 +76,13 @@ function onMessage(message: ToSourceThread): void {
       return;
     case "taken":
       inFlight--;
-      // The main thread copied the message's entries out: their chunks may be free.
-      for (const segment of unreturned.shift() ?? []) chunks.copied(segment.buffer, segment.offset + segment.length);
       break;
+    case "released":
+      // Nothing reads these messages' entries any more: their chunks may be free.
+      for (let i = 0; i < message.messages; i++) {
+        for (const segment of unreturned.shift() ?? []) chunks.released(segment.buffer, segment.offset + segment.length);
+      }
+      return;
     case "full":
       consumerFull = true;
       return;
