@@ -68,16 +68,21 @@ export async function checkMachinesArePure(machinesDir = join(root, "src/machine
   }
 }
 
+/**
+ * The scripts our threads run (src/actors/own-thread.ts), each bundled beside the bundles that
+ * start them under this name: any bundle of the CLI or the library needs them beside it.
+ */
+export const THREAD_SCRIPTS = {
+  "binlog-source-worker": "src/actors/source-thread/worker.ts",
+  "durable-file-thread": "src/actors/durable-file/thread.ts",
+};
+
 export async function build() {
   generateProto();
   await checkMachinesArePure();
+  const threads = Object.fromEntries(Object.entries(THREAD_SCRIPTS).map(([name, path]) => [name, join(root, path)]));
   await esbuild.build({
-    // The binlog source's thread is a script of its own, beside the bundles that start it.
-    entryPoints: {
-      cli: join(root, "src/cli/main.ts"),
-      index: join(root, "src/index.ts"),
-      "binlog-source-worker": join(root, "src/actors/source-thread/worker.ts"),
-    },
+    entryPoints: { cli: join(root, "src/cli/main.ts"), index: join(root, "src/index.ts"), ...threads },
     outdir: join(root, "dist"),
     bundle: true,
     platform: "node",

@@ -28,11 +28,8 @@ export async function bundleRunners(): Promise<Runners> {
   return bundleScripts("bench-decode", { ours: "bench/decode/ours.ts", zongji: "bench/decode/zongji.ts" });
 }
 
-/**
- * The binlog source's thread (src/actors/source-thread/worker.ts), which a bundled node starts
- * from beside its own bundle under this name: add it to any bundle of the CLI.
- */
-export const SOURCE_THREAD_BUNDLE = { "binlog-source-worker": "src/actors/source-thread/worker.ts" } as const;
+/** The scripts of the node's threads, which a bundled node starts from beside its own bundle: add them to any bundle of the CLI. */
+export { THREAD_SCRIPTS } from "../../build.mjs";
 
 /** Bundles each entry (name → repo-relative .ts path) into a fresh `.tmp/<prefix>-*` dir as `<name>.mjs`. */
 export async function bundleScripts<Name extends string>(

@@ -21,7 +21,7 @@ import { join } from "node:path";
 import type { MariaDBServer } from "../../src/testkit/index.js";
 import { LOOPBACK } from "../../src/testkit/process.js";
 import type { RunResult, RunSpec } from "../decode/child.js";
-import { bundleScripts, killRunningChildren, runNodeTool, SOURCE_THREAD_BUNDLE } from "../decode/children.js";
+import { bundleScripts, killRunningChildren, runNodeTool, THREAD_SCRIPTS } from "../decode/children.js";
 import { type BenchOptions, median, parseBenchOptions, prepare, withWorkloadServer } from "../decode/main.js";
 import { formatProfile, readProfile, summariseProfile } from "../decode/profile.js";
 import { type BuiltWorkload, planWorkload } from "../decode/workload.js";
@@ -155,7 +155,7 @@ async function measure(options: BenchOptions, b: E2eBench, workload: BuiltWorklo
 export async function main(argv: string[]): Promise<void> {
   const options = parseBenchOptions(argv);
   planWorkload(options.scale); // reject a bad --scale before starting anything
-  const bundles = await bundleScripts("bench-e2e", { decode: "bench/decode/ours.ts", node: "src/cli/main.ts", client: "bench/e2e/client.ts", ...SOURCE_THREAD_BUNDLE });
+  const bundles = await bundleScripts("bench-e2e", { decode: "bench/decode/ours.ts", node: "src/cli/main.ts", client: "bench/e2e/client.ts", ...THREAD_SCRIPTS });
   let running: E2eBench | undefined;
   await withWorkloadServer(
     async () => {

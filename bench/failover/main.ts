@@ -32,7 +32,7 @@ import { destinationClusterNodePath } from "../../src/protocol/zk-layout.js";
 import { type CanalNode, startCanalNode } from "../../src/testkit/canal-node.js";
 import { type MariaDBServer, startMariaDB, startZooKeeper, startZooKeeperEnsemble } from "../../src/testkit/index.js";
 import { startSequenceLoad, type SequenceLoad } from "../../src/testkit/sequence-load.js";
-import { bundleScripts, SOURCE_THREAD_BUNDLE } from "../decode/children.js";
+import { bundleScripts, THREAD_SCRIPTS } from "../decode/children.js";
 import { median } from "../decode/main.js";
 import { FollowingConsumer } from "../../src/testkit/following-consumer.js";
 
@@ -239,7 +239,7 @@ async function runTrials(
 
 export async function main(argv: string[]): Promise<void> {
   const options = parseFailoverOptions(argv);
-  const bundle = await bundleScripts("bench-failover", { cli: "src/cli/main.ts", ...SOURCE_THREAD_BUNDLE });
+  const bundle = await bundleScripts("bench-failover", { cli: "src/cli/main.ts", ...THREAD_SCRIPTS });
   const cleanUps: (() => Promise<unknown> | unknown)[] = [() => bundle.remove()];
   const cleanUp = async () => {
     for (const fn of cleanUps.splice(0).reverse()) {

@@ -17,11 +17,12 @@
  * another destination is a CursorFileError naming the file and the fix; the destination must
  * not start somewhere else on its own. A leftover `meta.dat.tmp` is ignored.
  */
-import { type FileHandle, mkdir, open, readFile, rename } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { CanalError } from "../errors.js";
 import { formatMetaDat, parseMetaDat, type MetaClient, type MetaDat } from "../protocol/cursor-json.js";
 import { CoalescedWrites } from "./coalesced-writes.js";
+import { writeFileDurably } from "./durable-file/durable-file.js";
 import type { CursorStore } from "./cursor-store.js";
 
 // Their home is the store interface now; kept here for the callers that import them from meta.dat's module.
@@ -43,7 +44,7 @@ export class CursorFile implements CursorStore {
   /** A write found the directory (and made it durable when it made it): later writes need not make it. */
   private dirExists = false;
   private readonly writes = new CoalescedWrites(async () => {
-    await writeFileAtomically(this.path, formatMetaDat({ destination: this.destination, clients: this.list() }), this.dirExists);
+    await writeFileDurably(this.path, formatMetaDat({ destination: this.destination, clients: this.list() }), this.dirExists);
     this.dirExists = true;
   });
 
@@ -113,44 +114,5 @@ export class CursorFile implements CursorStore {
     if (meta.destination !== this.destination)
       throw new CursorFileError(`the cursor file ${this.path} belongs to destination ${JSON.stringify(meta.destination)}: ${fix}`);
     return meta;
-  }
-}
-
-/**
- * Write to a temp file, fsync, rename over the target, fsync the directory. `dirExists` says
- * that an earlier write found the directory: then it is not made again (a recursive mkdir per
- * ack cost ~1% of the node's CPU in the e2e benchmark), unless the temp file cannot be created
- * for want of it (ENOENT: the directory was removed since), which makes it and writes again.
- * Every write still syncs the file and the directory; a directory made is synced in its parent.
- */
-async function writeFileAtomically(path: string, text: string, dirExists: boolean): Promise<void> {
-  const dir = dirname(path);
-  const created = dirExists ? undefined : await mkdir(dir, { recursive: true });
-  const temp = `${path}.tmp`;
-  let file: FileHandle;
-  try {
-    file = await open(temp, "w");
-  } catch (err) {
-    if (!dirExists || (err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    return writeFileAtomically(path, text, false);
-  }
-  try {
-    await file.writeFile(text, "utf8");
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temp, path);
-  await syncDirectory(dir);
-  // A directory made just now is itself an entry of its parent.
-  if (created !== undefined) await syncDirectory(dirname(dir));
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -16,8 +16,9 @@
  *   - `position` and `stats` are what the last message carried: the position is always that of
  *     a batch already handed on here (or of transactions filtered away), never ahead of them.
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { CanalError } from "../../errors.js";
+import { startOwnThread } from "../own-thread.js";
 import { TableFilter } from "../../protocol/filter.js";
 import type { BinlogSourceOptions, BinlogSourceStats, SchemaMode } from "../binlog-source.js";
 import type { ResumePoint } from "../binlog-stream.js";
@@ -33,16 +34,7 @@ const THREAD_YOUNG_GENERATION_MB = 8;
 
 /** Starts an idle thread: beside this module in the source tree, beside the bundle in dist/. */
 function startThread(): Worker {
-  const resourceLimits = { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB };
-  const here = import.meta.url;
-  const bundled = !/\/source-thread\/threaded-source\.[cm]?[jt]s$/.test(here);
-  const extension = here.slice(here.lastIndexOf("."));
-  const script = new URL(bundled ? `./binlog-source-worker${extension}` : `./worker${extension}`, here);
-  if (extension !== ".ts") return new Worker(script, { resourceLimits });
-  // Run from TypeScript source (tests, tsx): Node 20 does not give a thread the loader of
-  // `--import tsx`, so the thread registers it before it loads the script.
-  const code = `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(script.href)}); })`;
-  return new Worker(code, { eval: true, resourceLimits });
+  return startOwnThread({ from: import.meta.url, source: "./worker", bundle: "binlog-source-worker" }, { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB });
 }
 
 /**
