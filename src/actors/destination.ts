@@ -16,9 +16,9 @@
  *     in when an ack frees room; the store never grows past its bounds;
  *   - subscriptions persist in the cursor store with their filter; a non-blank filter replaces
  *     the source's white filter, re-applied at start in ascending clientId order (§7.3);
- *   - every ack that moves a cursor is durable in the store before the session serves the
- *     request after that connection's next such ack (session-requests.ts; the stores coalesce
- *     writes), and stop() flushes, so SIGTERM loses no ack and kill -9 at most the last one.
+ *   - every ack that moves a cursor is durable in the store before the session serves that
+ *     client's next request (the stores coalesce writes), and stop() flushes, so SIGTERM
+ *     loses no ack and kill -9 at most the last one.
  */
 import type { CanalError } from "../errors.js";
 import type { DestinationConfig } from "../config/types.js";

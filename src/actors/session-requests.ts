@@ -45,8 +45,9 @@ export interface ServedDestination {
   /** Forgets the client: its subscription, its cursor and its outstanding batches (store.forgetClient). */
   unsubscribe(clientId: number): Promise<void>;
   /**
-   * An ack moved the client's cursor: persist it; resolves once it is durable. The session
-   * lets one such write run behind its requests, no more (see SessionRequests.ack).
+   * An ack moved the client's cursor: persist it. The session serves this connection's next
+   * request only once the promise settles, so a batch handed out after an ack never outruns
+   * that ack's cursor (after a crash, at most the last ack's transaction comes again).
    */
   acked(clientId: number, cursor: BinlogPosition): Promise<void>;
 }
@@ -80,9 +81,6 @@ const EMPTY_REPLY_FRAME = encodeGetReplyFrame(-1, []);
 export type SendFrame = (frame: Uint8Array | readonly Uint8Array[]) => Promise<void>;
 
 export class SessionRequests {
-  /** The cursor write of this connection's latest ack that moved a cursor (see ack). */
-  private latestAckWrite: Promise<void> = Promise.resolve();
-
   constructor(
     private readonly destinations: DestinationHost,
     private readonly send: SendFrame,
@@ -144,25 +142,10 @@ export class SessionRequests {
     }
   }
 
-  /**
-   * Acks the batch and persists the cursor it moved. The request ends once the cursor of the
-   * connection's previous ack is durable, not this one's: this write runs while the next GET is
-   * served (the client sends it right behind the ack, which has no reply), and the ack after
-   * it waits for it. So at any moment at most the latest ack is not yet durable, as when each
-   * ack waited for its own write (kill -9 then loses at most the last ack, SIGTERM none: the
-   * destination's stop flushes), and the write no longer lies on the path from one batch to
-   * the next: ~0.6 ms per batch, ~0.35 s of a ~3 s e2e benchmark run. A failed write is the
-   * next ack's error; the cursor stays in the store, written by the next write that succeeds.
-   */
   async ack(input: BatchInput): Promise<void> {
     const served = await this.subscribed(input);
     const cursor = served.store.ack(input.clientId, input.batchId);
-    if (cursor === undefined) return;
-    const previous = this.latestAckWrite;
-    const write = served.acked(input.clientId, cursor);
-    write.catch(() => undefined); // awaited, and so reported, by the next ack
-    this.latestAckWrite = write;
-    await previous;
+    if (cursor !== undefined) await served.acked(input.clientId, cursor);
   }
 
   async rollback(input: BatchInput): Promise<void> {

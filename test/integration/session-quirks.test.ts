@@ -176,27 +176,6 @@ test("ack: no reply; the cursor moves to the batch's transaction end; ack of -1 
   assert.equal(d.store.outstandingBatches(1001), []);
 });
 
-test("ack: its cursor is written while the next GET is served; the connection's next ack waits for that write", async () => {
-  const d = live.host.add("example");
-  fill(d.store, [...transaction(1), ...transaction(1), ...transaction(1)]);
-  const writes: Array<{ offset: number; done: () => void }> = [];
-  d.acked = async (_clientId, cursor) => new Promise<void>((done) => writes.push({ offset: cursor.offset, done }));
-  const client = await session("example");
-  const batchId = async () => decodeMessages((await client.next()).body).batchId;
-  client.sendPacket(get("example", 3));
-  assert.is(await batchId(), 1);
-  client.sendPacket(ack("example", 1));
-  client.sendPacket(get("example", 3));
-  assert.is(await batchId(), 2, "served while the first ack's cursor is still being written");
-  assert.is(writes.length, 1);
-  client.sendPacket(ack("example", 2));
-  client.sendPacket(get("example", 3));
-  await client.expectSilence();
-  assert.is(writes.length, 2, "the second ack's write has begun");
-  writes[0]!.done();
-  assert.is(await batchId(), 3, "served once the first write is on disk: at most the latest ack is not");
-});
-
 test("rollback: no reply, and the next get returns the same entries under a new batch id", async () => {
   const d = live.host.add("example");
   const entries = transaction(2);
