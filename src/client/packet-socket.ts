@@ -1,6 +1,6 @@
 /**
- * One TCP connection to a Canal server, as a sequence of Canal packets: frames reassembled by
- * the pure FrameDecoder, whole frames written with one `write` each, every read bounded by a
+ * One TCP connection to a Canal server, as a sequence of Canal packets: frames read by the
+ * socket where the pure FrameReader says (a batch straight into memory of its own), whole frames written with one `write` each, every read bounded by a
  * timeout and an optional AbortSignal.
  *
  * A read that times out or is aborted closes the connection: the reply it was waiting for may
@@ -10,7 +10,7 @@
  */
 import { connect as tcpConnect, type Socket } from "node:net";
 import { CanalConnectionError, CanalError, CanalProtocolError } from "../errors.js";
-import { decodePacket, FrameDecoder, type Packet } from "../protocol/index.js";
+import { decodePacket, FrameReader, type Packet } from "../protocol/index.js";
 
 export interface PacketSocketOptions {
   host: string;
@@ -25,7 +25,7 @@ export interface PacketSocketOptions {
 
 export class PacketSocket {
   readonly address: string;
-  private readonly decoder: FrameDecoder;
+  private readonly frames: FrameReader;
   private readonly received: Packet[] = [];
   private waiter: { resolve(packet: Packet): void; reject(err: CanalError): void } | undefined;
   private closeReason: CanalError | undefined;
@@ -34,12 +34,12 @@ export class PacketSocket {
   private constructor(
     private readonly socket: Socket,
     options: PacketSocketOptions,
+    frames: FrameReader,
   ) {
     this.address = `${options.host}:${options.port}`;
-    this.decoder = new FrameDecoder(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes });
+    this.frames = frames;
     socket.setNoDelay(true);
     socket.setKeepAlive(true);
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", (err) => this.close(new CanalConnectionError(`connection to ${this.address} failed: ${err.message}`, { cause: err })));
     socket.on("close", () => this.close(new CanalConnectionError(`connection to ${this.address} was closed by the server`)));
   }
@@ -55,7 +55,21 @@ export class PacketSocket {
     const address = `${options.host}:${options.port}`;
     return new Promise((resolve, reject) => {
       if (options.signal?.aborted) return reject(abortError(`connect to ${address}`, options.signal));
-      const socket = tcpConnect({ host: options.host, port: options.port });
+      const frames = new FrameReader(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes });
+      let opened: PacketSocket | undefined;
+      // The socket reads where the frame reader says, and each read goes to the connection made
+      // in onConnect: Node starts reading only after it has emitted 'connect'.
+      const socket = tcpConnect({
+        host: options.host,
+        port: options.port,
+        onread: {
+          buffer: () => frames.readBuffer(),
+          callback: (n) => {
+            opened?.onRead(n);
+            return true;
+          },
+        },
+      });
       const fail = (err: CanalError) => {
         cleanup();
         socket.destroy();
@@ -66,7 +80,7 @@ export class PacketSocket {
       const onError = (err: Error) => fail(new CanalConnectionError(`cannot connect to ${address}: ${err.message}`, { cause: err }));
       const onConnect = () => {
         cleanup();
-        resolve(new PacketSocket(socket, options));
+        resolve((opened = new PacketSocket(socket, options, frames)));
       };
       const cleanup = () => {
         clearTimeout(timer);
@@ -136,10 +150,11 @@ export class PacketSocket {
     for (const listener of this.closedListeners.splice(0)) listener(reason);
   }
 
-  private onData(chunk: Buffer): void {
+  /** `n` bytes were read where the frame reader said. */
+  private onRead(n: number): void {
     if (this.closeReason !== undefined) return;
     try {
-      for (const frame of this.decoder.push(chunk)) {
+      for (const frame of this.frames.received(n)) {
         const packet = decodePacket(frame);
         if (this.waiter !== undefined) this.waiter.resolve(packet);
         else this.received.push(packet);

@@ -33,11 +33,7 @@ export class FrameDecoder {
   private bodyLength = -1;
 
   constructor(options: FrameDecoderOptions = {}) {
-    const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    if (!Number.isInteger(max) || max < 0 || max > 0x7fffffff) {
-      throw new CanalConfigError(`maxFrameBytes must be an integer from 0 to 2147483647, got ${max}`);
-    }
-    this.maxFrameBytes = max;
+    this.maxFrameBytes = maxFrameBytesOf(options);
   }
 
   /**
@@ -55,23 +51,13 @@ export class FrameDecoder {
     for (;;) {
       if (this.bodyLength < 0) {
         if (this.buffered < FRAME_HEADER_BYTES) break;
-        this.bodyLength = this.readLength(this.take(FRAME_HEADER_BYTES));
+        this.bodyLength = readFrameLength(this.take(FRAME_HEADER_BYTES), 0, this.maxFrameBytes);
       }
       if (this.buffered < this.bodyLength) break;
       frames.push(this.take(this.bodyLength));
       this.bodyLength = -1;
     }
     return frames;
-  }
-
-  private readLength(header: Uint8Array): number {
-    // Java reads the header as a signed int, so a length of 2^31 or more arrives as negative.
-    const length = (header[0]! << 24) | (header[1]! << 16) | (header[2]! << 8) | header[3]!;
-    if (length < 0) throw new CanalProtocolError(`frame length ${length} is negative`);
-    if (length > this.maxFrameBytes) {
-      throw new CanalProtocolError(`frame length ${length} bytes exceeds the limit of ${this.maxFrameBytes} bytes`);
-    }
-    return length;
   }
 
   /** Removes the next `n` buffered bytes (n <= buffered); copies only when they span chunks. */
@@ -99,6 +85,100 @@ export class FrameDecoder {
     this.parts.splice(0, used);
     return out;
   }
+}
+
+/** Bytes of the scratch buffer a FrameReader reads small frames into: as much as one socket read of Node's own. */
+const READER_SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * Frames read through a socket's `onread` option: the socket reads into the buffer `readBuffer()`
+ * gives it and `received(n)` is told how many bytes came. Small frames are read into a scratch
+ * buffer and copied out whole. A frame that does not fit there gets memory of its own as soon as
+ * its header is in, and the socket then reads the rest of it straight into that memory (never
+ * further: the buffer ends where the frame does).
+ *
+ * Why: a client receives its batches as 1 MiB frames. Through 'data' events each byte was first
+ * read into a fresh 64 KiB chunk and then copied into the frame: that took the e2e benchmark's
+ * client ~1.2 s of user CPU per 600 MiB (a loopback test here: 1.2-1.5 s through 'data' events,
+ * 0.09 s this way), on the path between one batch and the next.
+ *
+ * Frames returned belong to the caller. Pure: no socket here, only the bookkeeping.
+ */
+export class FrameReader {
+  readonly maxFrameBytes: number;
+  private readonly scratch = Buffer.allocUnsafe(READER_SCRATCH_BYTES);
+  /** Unconsumed bytes in the scratch buffer: [start, end). */
+  private start = 0;
+  private end = 0;
+  /** The large frame being read into its own memory, and how much of it has come. */
+  private body: Uint8Array | undefined;
+  private filled = 0;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    this.maxFrameBytes = maxFrameBytesOf(options);
+  }
+
+  /** Where the next read goes; never empty. */
+  readBuffer(): Uint8Array {
+    if (this.body !== undefined) return this.body.subarray(this.filled);
+    if (this.start > 0) {
+      this.scratch.copyWithin(0, this.start, this.end);
+      this.end -= this.start;
+      this.start = 0;
+    }
+    // Room is left: an unfinished frame stays here only when it fits whole (received).
+    return this.scratch.subarray(this.end);
+  }
+
+  /**
+   * `n` bytes were read into the last readBuffer(): returns the frame bodies they complete, in
+   * order. Throws CanalProtocolError on a negative or oversize length.
+   */
+  received(n: number): Uint8Array[] {
+    if (this.body !== undefined) {
+      this.filled += n;
+      if (this.filled < this.body.length) return [];
+      const body = this.body;
+      this.body = undefined;
+      return [body];
+    }
+    this.end += n;
+    const frames: Uint8Array[] = [];
+    while (this.end - this.start >= FRAME_HEADER_BYTES) {
+      const length = readFrameLength(this.scratch, this.start, this.maxFrameBytes);
+      const from = this.start + FRAME_HEADER_BYTES;
+      if (this.end - from >= length) {
+        frames.push(Buffer.from(this.scratch.subarray(from, from + length)));
+        this.start = from + length;
+        continue;
+      }
+      if (FRAME_HEADER_BYTES + length > this.scratch.length) {
+        const body = Buffer.allocUnsafe(length);
+        this.filled = this.scratch.copy(body, 0, from, this.end);
+        this.body = body;
+        this.start = this.end = 0;
+      }
+      break;
+    }
+    return frames;
+  }
+}
+
+function maxFrameBytesOf(options: FrameDecoderOptions): number {
+  const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  if (!Number.isInteger(max) || max < 0 || max > 0x7fffffff) {
+    throw new CanalConfigError(`maxFrameBytes must be an integer from 0 to 2147483647, got ${max}`);
+  }
+  return max;
+}
+
+/** The body length in the header at `at`, checked against `max`. */
+function readFrameLength(bytes: Uint8Array, at: number, max: number): number {
+  // Java reads the header as a signed int, so a length of 2^31 or more arrives as negative.
+  const length = (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
+  if (length < 0) throw new CanalProtocolError(`frame length ${length} is negative`);
+  if (length > max) throw new CanalProtocolError(`frame length ${length} bytes exceeds the limit of ${max} bytes`);
+  return length;
 }
 
 /** Returns header + body as one buffer, so a frame goes out in a single write. */

@@ -6,7 +6,7 @@
  * frame (length header + Packet) ready for one socket write; `readX` checks a decoded Packet the
  * way the Java client does and decodes its body.
  */
-export { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, FrameDecoder, type FrameDecoderOptions } from "./frame.js";
+export { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, FrameDecoder, type FrameDecoderOptions, FrameReader } from "./frame.js";
 export {
   Compression,
   decodePacket,

@@ -1,7 +1,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { CanalConfigError } from "../../src/errors.js";
-import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder } from "../../src/protocol/frame.js";
+import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, FrameReader } from "../../src/protocol/frame.js";
 import { packets } from "../fixtures/canal-vectors.js";
 import { concat, fromHex, hex, prng, seedFromEnv, throwsProtocolError } from "./helpers.js";
 
@@ -102,6 +102,71 @@ Frame("returns the same frames however a random stream is chunked", () => {
     }
   } catch (err) {
     console.error(`frame chunking failed with FUZZ_SEED=${seed}`);
+    throw err;
+  }
+});
+
+/**
+ * A socket reading `stream` through a FrameReader as Node's onread does: each read fills at
+ * most `readSize()` bytes of the buffer the reader hands out. Returns the frames, and the size
+ * of every buffer handed out.
+ */
+function readThrough(reader: FrameReader, stream: Uint8Array, readSize: () => number): { frames: Uint8Array[]; offered: number[] } {
+  const frames: Uint8Array[] = [];
+  const offered: number[] = [];
+  for (let pos = 0; pos < stream.length; ) {
+    const buffer = reader.readBuffer();
+    offered.push(buffer.length);
+    const n = Math.min(buffer.length, readSize(), stream.length - pos);
+    buffer.set(stream.subarray(pos, pos + n));
+    pos += n;
+    frames.push(...reader.received(n));
+  }
+  return { frames, offered };
+}
+
+Frame("reader: small frames come out of one read as copies, the next read reusing the scratch buffer", () => {
+  const reader = new FrameReader();
+  const { frames } = readThrough(reader, stream, () => Infinity);
+  assert.equal(frames.map(hex), bodies.map(hex));
+  reader.readBuffer().fill(0xee);
+  assert.equal(frames.map(hex), bodies.map(hex), "the frames are the caller's, not views of the scratch buffer");
+});
+
+Frame("reader: a frame larger than the scratch buffer is read straight into its own memory, never past its end", () => {
+  const big = Uint8Array.from({ length: 200_000 }, (_, i) => i % 251);
+  const all = concat(encodeFrame(bodies[1]!), encodeFrame(big), encodeFrame(bodies[0]!));
+  const reader = new FrameReader();
+  const { frames, offered } = readThrough(reader, all, () => 70_000);
+  assert.equal(frames.map(hex), [hex(bodies[1]!), hex(big), hex(bodies[0]!)]);
+  const header = 4 + bodies[1]!.length + 4;
+  const rest = big.length - (65536 - header);
+  assert.equal(offered, [65536, rest, rest - 70_000, 65536], "the rest of the big frame, each read where the last ended; then the scratch buffer again");
+});
+
+Frame("reader: lengths are checked as the FrameDecoder checks them", () => {
+  const reader = new FrameReader({ maxFrameBytes: 16 });
+  reader.readBuffer().set(fromHex("00000011"));
+  throwsProtocolError(() => reader.received(4), /\b17\b.*\b16\b/);
+  const negative = new FrameReader();
+  negative.readBuffer().set(fromHex("ffffffff"));
+  throwsProtocolError(() => negative.received(4), /-1.*negative/);
+});
+
+Frame("reader: returns the same frames as the decoder however a random stream is read", () => {
+  const seed = seedFromEnv();
+  const random = prng(seed);
+  try {
+    for (let round = 0; round < 100; round++) {
+      const sent = Array.from({ length: 1 + Math.floor(random() * 20) }, () =>
+        Uint8Array.from({ length: Math.floor(random() ** 4 * 200_000) }, () => Math.floor(random() * 256)),
+      );
+      const { frames, offered } = readThrough(new FrameReader(), concat(...sent.map(encodeFrame)), () => 1 + Math.floor(random() * random() * 100_000));
+      assert.equal(frames.map(hex), sent.map(hex));
+      assert.ok(offered.every((size) => size > 0), "never an empty read buffer");
+    }
+  } catch (err) {
+    console.error(`frame reading failed with FUZZ_SEED=${seed}`);
     throw err;
   }
 });
