@@ -115,6 +115,20 @@ test("a chunk is used again only once the writer left it and the main thread rel
   assert.is(pool.freeCount, 0, "a chunk of another size is left to the collector");
 });
 
+test("messages are released oldest first; beyond 64 unreleased the oldest are forgotten and their releases still counted off", () => {
+  const pool = new ChunkPool(128);
+  const chunk = pool.allocate(128, undefined);
+  // 70 messages of one byte each, all in one chunk.
+  for (let i = 0; i < 70; i++) pool.sent([{ buffer: chunk.buffer, offset: i, length: 1 }]);
+  assert.is(pool.unreleasedMessages, 64, "the 6 oldest are forgotten: nothing keeps their chunks alive here");
+  pool.allocate(128, { chunk, used: 70 });
+  pool.releasedMessages(69);
+  assert.is(pool.freeCount, 0, "released up to 69 of 70: the forgotten 6 were counted off first, not 6 newer ones");
+  pool.releasedMessages(1);
+  assert.is(pool.freeCount, 1, "the last message released: the chunk is free");
+  assert.is(pool.unreleasedMessages, 0);
+});
+
 test("errors keep their class, message, retriability and fields across the threads", () => {
   const checksum = receiveError(structuredClone(sendError(new BinlogChecksumError({ file: "mysql-bin.000003", offset: 1234 }, 0xdeadbeef, 0x1234))));
   assert.instance(checksum, BinlogChecksumError);

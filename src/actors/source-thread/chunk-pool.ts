@@ -15,11 +15,19 @@
  * once MAX_TRACKED newer ones are, and left to the collector.
  */
 import type { ChunkAllocator } from "../../protocol/binlog/rows-entry.js";
+import type { Segment } from "./packed-batches.js";
 
 /** Free chunks kept for reuse; beyond that, freed ones are left to the collector. */
 const MAX_FREE = 16;
 /** Chunks awaiting their release; the oldest is forgotten beyond that (64 MiB, 4 default stores). */
 const MAX_TRACKED = 64;
+/**
+ * Messages awaiting their release; the oldest is forgotten beyond that. A reader that never
+ * finishes (a client that stopped reading its socket, until its idle timeout) holds back every
+ * release after it while other clients' acks keep the stream going: without a bound, the
+ * segments kept here would keep every chunk since then alive.
+ */
+const MAX_UNRELEASED = 64;
 
 interface Tracked {
   /** The end of the chunk's last entry, known once the writer has left it. */
@@ -31,6 +39,10 @@ interface Tracked {
 export class ChunkPool {
   private readonly free: Buffer[] = [];
   private readonly tracked = new Map<ArrayBufferLike, Tracked>();
+  /** The shared segments of each message sent and not yet released, oldest first. */
+  private readonly unreleased: Segment[][] = [];
+  /** Oldest messages dropped from `unreleased` (beyond MAX_UNRELEASED) that releases still count off. */
+  private forgotten = 0;
 
   constructor(private readonly chunkSize = 1 << 20) {}
 
@@ -42,9 +54,32 @@ export class ChunkPool {
     return chunk;
   };
 
+  /** A message went out carrying these ranges of shared chunks. */
+  sent(segments: Segment[]): void {
+    this.unreleased.push(segments);
+    if (this.unreleased.length > MAX_UNRELEASED) {
+      this.unreleased.shift();
+      this.forgotten++;
+    }
+  }
+
+  /** The main thread no longer reads the oldest `count` messages sent (releases come in the order sent). */
+  releasedMessages(count: number): void {
+    const skipped = Math.min(count, this.forgotten);
+    this.forgotten -= skipped;
+    for (let i = skipped; i < count; i++) {
+      for (const segment of this.unreleased.shift() ?? []) this.released(segment.buffer, segment.offset + segment.length);
+    }
+  }
+
   /** The main thread no longer reads this chunk up to `end`. */
   released(buffer: ArrayBufferLike, end: number): void {
     this.settle(buffer, (t) => (t.releasedTo = Math.max(t.releasedTo, end)));
+  }
+
+  /** Messages sent and not yet released (the forgotten ones aside). */
+  get unreleasedMessages(): number {
+    return this.unreleased.length;
   }
 
   /** Free chunks waiting to be handed out again. */

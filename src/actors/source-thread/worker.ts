@@ -19,7 +19,7 @@ import { parentPort } from "node:worker_threads";
 import { BinlogSource } from "../binlog-source.js";
 import { type FromSourceThread, type SourceSnapshot, type ThreadSourceOptions, type ToSourceThread, sendError } from "./messages.js";
 import { ChunkPool } from "./chunk-pool.js";
-import { BatchPacker, type Segment } from "./packed-batches.js";
+import { BatchPacker } from "./packed-batches.js";
 
 const FLUSH_BYTES = 1 << 20;
 const MAX_IN_FLIGHT = 4;
@@ -29,8 +29,6 @@ const SNAPSHOT_MS = 250;
 const port = parentPort!;
 const packer = new BatchPacker();
 const chunks = new ChunkPool();
-/** The shared segments of each message posted and not yet released, oldest first. */
-const unreturned: Segment[][] = [];
 let source: BinlogSource | undefined;
 let inFlight = 0;
 let consumerFull = false;
@@ -54,7 +52,7 @@ function flush(): void {
   flushScheduled = false;
   if (packer.empty || stopping) return;
   const packed = packer.take();
-  unreturned.push(packed.segments.filter((segment) => segment.buffer instanceof SharedArrayBuffer));
+  chunks.sent(packed.segments.filter((segment) => segment.buffer instanceof SharedArrayBuffer));
   inFlight++;
   post({ type: "batches", packed, ...snapshot() }, packed.transfer);
 }
@@ -79,9 +77,7 @@ function onMessage(message: ToSourceThread): void {
       break;
     case "released":
       // Nothing reads these messages' entries any more: their chunks may be free.
-      for (let i = 0; i < message.messages; i++) {
-        for (const segment of unreturned.shift() ?? []) chunks.released(segment.buffer, segment.offset + segment.length);
-      }
+      chunks.releasedMessages(message.messages);
       return;
     case "full":
       consumerFull = true;
