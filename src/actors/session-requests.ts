@@ -119,12 +119,12 @@ export class SessionRequests {
     // is held until the session closes, while acks already on the wire are still taken.
     const serving = AbortSignal.any([signal, this.stopping]);
     const batch = await served.store.get(input.clientId, { batchSize: input.batchSize, timeoutMs: input.waitMs, signal: serving });
-    // A node that lost the destination while this GET waited (fenced, released, or its
-    // ZooKeeper lease ran out during a freeze) must not hand the batch out: the client is told
-    // what Canal says of a destination not running here, and its next connection's rollback
-    // brings the data back from the node that runs it now.
-    if (batch !== undefined && this.destinations.destination(input.destination) !== served) throw new DestinationNotStartedError(input.destination);
     try {
+      // A node that lost the destination while this GET waited (fenced, released, or its
+      // ZooKeeper lease ran out during a freeze) must not hand the batch out: the client is told
+      // what Canal says of a destination not running here, and its next connection's rollback
+      // brings the data back from the node that runs it now.
+      if (batch !== undefined && this.destinations.destination(input.destination) !== served) throw new DestinationNotStartedError(input.destination);
       if (this.stopping.aborted && !signal.aborted) await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
       // Closing while waiting: nothing to write. A batch taken just before stays outstanding
       // until the client's next rollback, as in Canal when a connection drops mid-reply.
@@ -137,7 +137,7 @@ export class SessionRequests {
       for (const part of frame) bytes += part.length;
       return { batchId: batch?.id ?? -1, entries: batch?.entries.length ?? 0, bytes };
     } finally {
-      // Written (or the socket closed): the store may let the source reuse these bytes once acked.
+      // Written, not handed out, or the socket closed: once acked, the source may reuse these bytes.
       if (batch !== undefined) served.store.doneReading(batch);
     }
   }
