@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { CanalConfigError } from "../../src/errors.js";
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, FrameReader } from "../../src/protocol/frame.js";
 import { packets } from "../fixtures/canal-vectors.js";
-import { concat, fromHex, hex, prng, seedFromEnv, throwsProtocolError } from "./helpers.js";
+import { concat, fromHex, hex, throwsProtocolError, withSeed } from "./helpers.js";
 
 const Frame = suite("protocol/frame");
 
@@ -82,14 +82,18 @@ Frame("refuses an invalid limit with CanalConfigError", () => {
   assert.throws(() => new FrameDecoder({ maxFrameBytes: 1.5 }), (err: unknown) => err instanceof CanalConfigError);
 });
 
-Frame("returns the same frames however a random stream is chunked", () => {
-  const seed = seedFromEnv();
-  const random = prng(seed);
-  try {
+/** 1 to 20 frame bodies of random bytes, mostly short, up to `maxLength`. */
+function randomBodies(random: () => number, maxLength: number): Uint8Array[] {
+  return Array.from({ length: 1 + Math.floor(random() * 20) }, () =>
+    Uint8Array.from({ length: Math.floor(random() ** 3 * maxLength) }, () => Math.floor(random() * 256)),
+  );
+}
+
+Frame(
+  "returns the same frames however a random stream is chunked",
+  withSeed("frame chunking", (random) => {
     for (let round = 0; round < 200; round++) {
-      const sent = Array.from({ length: 1 + Math.floor(random() * 20) }, () =>
-        Uint8Array.from({ length: Math.floor(random() ** 3 * 3000) }, () => Math.floor(random() * 256)),
-      );
+      const sent = randomBodies(random, 3000);
       const all = concat(...sent.map(encodeFrame));
       const decoder = new FrameDecoder();
       const received: Uint8Array[] = [];
@@ -100,11 +104,8 @@ Frame("returns the same frames however a random stream is chunked", () => {
       }
       assert.equal(received.map(hex), sent.map(hex));
     }
-  } catch (err) {
-    console.error(`frame chunking failed with FUZZ_SEED=${seed}`);
-    throw err;
-  }
-});
+  }),
+);
 
 /**
  * A socket reading `stream` through a FrameReader as Node's onread does: each read fills at
@@ -153,22 +154,16 @@ Frame("reader: lengths are checked as the FrameDecoder checks them", () => {
   throwsProtocolError(() => negative.received(4), /-1.*negative/);
 });
 
-Frame("reader: returns the same frames as the decoder however a random stream is read", () => {
-  const seed = seedFromEnv();
-  const random = prng(seed);
-  try {
+Frame(
+  "reader: returns the same frames as the decoder however a random stream is read",
+  withSeed("frame reading", (random) => {
     for (let round = 0; round < 100; round++) {
-      const sent = Array.from({ length: 1 + Math.floor(random() * 20) }, () =>
-        Uint8Array.from({ length: Math.floor(random() ** 4 * 200_000) }, () => Math.floor(random() * 256)),
-      );
+      const sent = randomBodies(random, 200_000);
       const { frames, offered } = readThrough(new FrameReader(), concat(...sent.map(encodeFrame)), () => 1 + Math.floor(random() * random() * 100_000));
       assert.equal(frames.map(hex), sent.map(hex));
       assert.ok(offered.every((size) => size > 0), "never an empty read buffer");
     }
-  } catch (err) {
-    console.error(`frame reading failed with FUZZ_SEED=${seed}`);
-    throw err;
-  }
-});
+  }),
+);
 
 Frame.run();

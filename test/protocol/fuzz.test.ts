@@ -26,7 +26,7 @@ import { decodeSub } from "../../src/protocol/messages/sub.js";
 import { decodeUnsub } from "../../src/protocol/messages/unsub.js";
 import { decodePacket } from "../../src/protocol/packet.js";
 import { entries, packets } from "../fixtures/canal-vectors.js";
-import { fromHex, hex, prng, seedFromEnv } from "./helpers.js";
+import { fromHex, hex, withSeed } from "./helpers.js";
 
 const Fuzz = suite("protocol/fuzz");
 
@@ -126,18 +126,6 @@ function survive(name: string, input: Uint8Array, fn: () => unknown, context: st
   const ms = performance.now() - started;
   if (ms > MAX_MS_PER_INPUT) throw new Error(`${name} took ${ms.toFixed(0)} ms on ${hex(input)} (${context})`);
   return ok;
-}
-
-function withSeed(label: string, body: (random: () => number, seed: number) => void): () => void {
-  return () => {
-    const seed = seedFromEnv();
-    try {
-      body(prng(seed), seed);
-    } catch (err) {
-      console.error(`${label} failed; replay with FUZZ_SEED=${seed}`);
-      throw err;
-    }
-  };
 }
 
 Fuzz(

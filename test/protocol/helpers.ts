@@ -6,12 +6,27 @@ export const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, byte
 export const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
 export const concat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts));
 
-export { prng } from "../../src/testkit/prng.js";
+import { prng } from "../../src/testkit/prng.js";
+
+export { prng };
 
 /** A seed from FUZZ_SEED when set (to replay a failure), else a fresh one. */
 export function seedFromEnv(): number {
   const fromEnv = process.env.FUZZ_SEED;
   return fromEnv !== undefined ? Number(fromEnv) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+}
+
+/** A test body given a seeded PRNG; when it fails, the seed to replay it with is printed. */
+export function withSeed(label: string, body: (random: () => number, seed: number) => void): () => void {
+  return () => {
+    const seed = seedFromEnv();
+    try {
+      body(prng(seed), seed);
+    } catch (err) {
+      console.error(`${label} failed; replay with FUZZ_SEED=${seed}`);
+      throw err;
+    }
+  };
 }
 
 /**
