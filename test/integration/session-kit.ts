@@ -37,6 +37,8 @@ export async function eventually(condition: () => boolean, ms = 2000): Promise<b
 export interface DestinationOptions {
   bufferSize?: number;
   maxBytes?: number;
+  /** The store's onReleased: entries no reader reads any more (a node's source then writes over them). */
+  onReleased?(count: number): void;
 }
 
 /** A served destination as the node's instance provides it, reduced to memory. */
@@ -47,7 +49,7 @@ export class TestDestination implements ServedDestination {
   readonly filters: string[] = [];
 
   constructor(name: string, options: DestinationOptions = {}) {
-    this.store = new EventStore({ destination: name, batchMode: "ITEMSIZE", bufferSize: options.bufferSize ?? 1024, maxBytes: options.maxBytes });
+    this.store = new EventStore({ destination: name, batchMode: "ITEMSIZE", bufferSize: options.bufferSize ?? 1024, maxBytes: options.maxBytes, onReleased: options.onReleased });
   }
   isSubscribed(clientId: number): boolean {
     return this.subscribers.has(clientId);

@@ -176,6 +176,42 @@ test("ack: no reply; the cursor moves to the batch's transaction end; ack of -1 
   assert.equal(d.store.outstandingBatches(1001), []);
 });
 
+test("entries acked by another client are not released while a reply holding them is still being written", async () => {
+  // A node's source writes over released entries: so does this destination, with 0xee.
+  const entries: StoreEntry[] = Array.from({ length: 202 }, (_, i) => ({
+    ...transaction(0)[0]!,
+    kind: "rows",
+    bytes: new Uint8Array(128 * 1024).fill(i % 200),
+  }));
+  const released: number[] = [];
+  const d = live.host.add("example", {
+    maxBytes: 64 * 1024 * 1024,
+    onReleased: (count) => {
+      for (const e of entries.slice(0, count)) e.bytes.fill(0xee);
+      released.push(count);
+    },
+  });
+  fill(d.store, entries);
+  const sent = entries.map((e) => hex(e.bytes));
+  const reader = await session("example");
+  // 25 MiB for a client that does not read: most of it waits in the node's socket queue.
+  reader.socket.pause();
+  reader.sendPacket(get("example", 200));
+  await sleep(200);
+  const other = await session();
+  other.sendPacket(sub("example", "1002"));
+  assert.is(hex(await other.nextBody()), ACK_OK);
+  other.sendPacket(get("example", 2, { clientId: "1002" }));
+  assert.is(decodeMessages((await other.next()).body).batchId, 1);
+  other.sendPacket(ack("example", 1, "1002"));
+  await other.expectSilence();
+  assert.equal(released, [], "the ack freed all 202 entries, but 200 of them are still being written to the first client");
+  reader.socket.resume();
+  const reply = decodeMessages((await reader.next(20_000)).body);
+  assert.equal(reply.messages.map(hex), sent.slice(0, 200), "the first client reads every entry as it was");
+  assert.ok(await eventually(() => released.at(-1) === 202), `written: all released (${released})`);
+});
+
 test("rollback: no reply, and the next get returns the same entries under a new batch id", async () => {
   const d = live.host.add("example");
   const entries = transaction(2);
