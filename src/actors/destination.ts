@@ -29,6 +29,7 @@ import type { BinlogStart } from "./binlog-stream.js";
 import { toLogPosition, type CursorStore } from "./cursor-store.js";
 import { EventStore, type BinlogPosition } from "./event-store.js";
 import type { ServedDestination } from "./session-requests.js";
+import type { SinkStats } from "./sink/jetstream-sink.js";
 import { ThreadedBinlogSource } from "./source-thread/threaded-source.js";
 
 export interface DestinationOptions {
@@ -46,6 +47,8 @@ export interface DestinationOptions {
 export class Destination implements ServedDestination {
   readonly name: string;
   readonly store: EventStore;
+  /** Its JetStream sink, when its config has one (set by startSink): its counters are part of `stats`. */
+  sink: { readonly stats: SinkStats } | undefined;
   private source: ThreadedBinlogSource | undefined;
   /** The part of a source batch the store refused, waiting for room. */
   private pending: SourceBatch["entries"] = [];
@@ -205,6 +208,7 @@ export class Destination implements ServedDestination {
       // For metrics: the source is paused because the store is full (clients are slow to ack).
       blocked: this.pending.length > 0,
       cursors: this.cursors.list(),
+      sink: this.sink?.stats,
     };
   }
 

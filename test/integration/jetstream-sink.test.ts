@@ -10,6 +10,9 @@ import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { standaloneAdmin } from "../../src/actors/nats/admin.js";
+import { NodeMetrics } from "../../src/actors/ops/metrics.js";
+import { standaloneView } from "../../src/actors/ops/node-view.js";
 import { StandaloneNode } from "../../src/actors/standalone-node.js";
 import type { LogRecord } from "../../src/actors/session.js";
 import { parseConfigText } from "../../src/config/index.js";
@@ -19,6 +22,21 @@ import { readStream, streamCount, until } from "./sink-kit.js";
 
 /** fastjson2 writes FlatMessage's properties in alphabetical order, nulls included. */
 const CANAL_KEYS = ["data", "database", "es", "gtid", "id", "isDdl", "mysqlType", "old", "pkNames", "sql", "sqlType", "table", "ts", "type"];
+
+/** The sink's counters as the node's status and metrics show them. */
+async function sinkFigures(node: StandaloneNode) {
+  const status = await standaloneAdmin(node, "test").status();
+  const metrics = new NodeMetrics({ nodeId: "sinktest" });
+  metrics.attach(standaloneView(node, new Set()));
+  const text = await metrics.render();
+  const metric = (name: string) => Number(text.match(new RegExp(`^${name.replace(/[{}]/g, "\\$&")} (\\d+)$`, "m"))?.[1]);
+  return {
+    status: status.destinations[0]!.sink,
+    stored: metric('canal_ts_sink_messages_total{destination="shop",outcome="stored"}'),
+    duplicates: metric('canal_ts_sink_messages_total{destination="shop",outcome="duplicate"}'),
+    publishing: metric('canal_ts_sink_state{destination="shop",state="publishing"}'),
+  };
+}
 
 async function startNode(yaml: string, logs: LogRecord[]): Promise<StandaloneNode> {
   const { config } = parseConfigText(yaml, "sink-test.yaml", { cwd: process.cwd() });
@@ -65,6 +83,11 @@ destinations:
     const all = await readStream(nats.url, "SHOP");
     assert.is(all.length, 11, all.map((m) => m.text).join("\n"));
     for (const m of all) assert.equal(Object.keys(JSON.parse(m.text)), CANAL_KEYS, `Canal's keys, in fastjson2's order: ${m.text}`);
+    await until(async () => (await sinkFigures(node!)).stored === 11, 5_000, "the metrics count 11 messages stored");
+    const first = await sinkFigures(node);
+    assert.equal({ ...first.status!, batches: 0 }, { state: "publishing", published: 11, duplicates: 0, batches: 0, failures: 0, lastError: undefined }, "status");
+    assert.ok(first.status!.batches >= 1);
+    assert.equal([first.duplicates, first.publishing], [0, 1], "metrics");
     const queries = all.filter((m) => m.json.type === "QUERY");
     assert.equal(queries.map((m) => m.json.sql), [
       "INSERT INTO shop.item VALUES (1, 'apple', 1.50, NULL), (2, 'pear', 2.25, 'ripe')",
@@ -128,6 +151,9 @@ destinations:
     await until(async () => (await streamCount(nats.url, "SHOP")) >= 13, 10_000, "the new row arrives");
     const after = await readStream(nats.url, "SHOP");
     assert.is(after.length, 13, "the replayed messages were dropped, the new row (and its QUERY) stored once");
+    await until(async () => (await sinkFigures(node!)).stored === 2, 5_000, "the metrics count the 2 new messages stored");
+    const replayed = await sinkFigures(node);
+    assert.equal([replayed.status!.published, replayed.status!.duplicates, replayed.duplicates], [2, 11, 11], "the replay is counted as duplicates, in status and metrics");
     assert.equal(after.slice(0, 11).map((m) => m.text), all.map((m) => m.text), "the stream is unchanged up to the new row");
     assert.equal(after[12]!.json.data, [{ id: "3", name: "plum", price: "0.99", note: null }]);
   } finally {

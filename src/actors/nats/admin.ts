@@ -41,7 +41,7 @@ export function sessionDescription(id: number, remote: string): ActorDescription
   };
 }
 
-/** Cursors, held entries, lag and clients of a destination this node serves. */
+/** Cursors, held entries, lag, clients and the sink's counters of a destination this node serves. */
 export function servedStatus(destination: Destination, server: CanalServer | undefined): Partial<DestinationStatus> {
   const store = destination.store.stats();
   const lagMs = store.heldEntries === 0 || store.ackExecTime === 0 ? 0 : Math.max(0, store.putExecTime - store.ackExecTime);
@@ -50,6 +50,7 @@ export function servedStatus(destination: Destination, server: CanalServer | und
     heldEntries: store.heldEntries,
     lagMs,
     clients: clientsOf(destination.name, server?.sessionList() ?? []),
+    ...(destination.sink === undefined ? {} : { sink: destination.sink.stats }),
   };
 }
 

@@ -3,6 +3,7 @@
  * file is the catalogue). Shared by the node (publisher, responders) and the CLI (inspect,
  * status), so both sides agree on one definition.
  */
+import type { SinkStats } from "../sink/jetstream-sink.js";
 
 /** Subject root of every transition document. */
 export const INSPECT_ROOT = "canal.inspect";
@@ -93,6 +94,8 @@ export interface DestinationStatus {
   lagMs?: number;
   /** Sessions subscribed to it on this node. */
   clients?: number;
+  /** Its JetStream sink's state and counters, while this node serves it with one. */
+  sink?: SinkStats;
 }
 
 export interface SessionStatus {

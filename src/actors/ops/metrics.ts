@@ -17,6 +17,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from "prom-client";
 import { GET_LATENCY_BUCKETS_MS } from "../session-stats.js";
 import type { InstanceState } from "../../machines/instance.js";
+import type { SinkStats } from "../sink/jetstream-sink.js";
 import type { NodeView } from "./node-view.js";
 import { SOURCE_STATES, sourceHealth } from "./source-health.js";
 import { TAKEOVER_CAUSES, TakeoverClock, type Takeover } from "./takeover-clock.js";
@@ -24,6 +25,7 @@ import { TAKEOVER_CAUSES, TakeoverClock, type Takeover } from "./takeover-clock.
 /** Every state a destination can be in, so each gets a 0/1 series (absent series break alerts). */
 const DESTINATION_STATES = ["offline", "standby", "contending", "starting", "running", "releasing", "fenced", "retrying", "stopped", "failed"] as const;
 const ZK_STATES = ["live", "suspended", "gone"] as const;
+const SINK_STATES = ["connecting", "publishing", "retrying", "stopped"] as const satisfies readonly SinkStats["state"][];
 
 /** Takeover duration buckets, seconds: from a handover (well under 1 s) to a slow failover. */
 const TAKEOVER_BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60];
@@ -93,6 +95,10 @@ export class NodeMetrics {
   private readonly zkSession = this.gauge("canal_ts_zookeeper_session", "1 for the state of the node's ZooKeeper session (live, suspended, gone)", ["state"]);
   private readonly zkLossCount = this.counter("canal_ts_zookeeper_session_losses_total", "ZooKeeper sessions lost (expired or unreachable past the timeout)", []);
   private readonly dropped = this.counter("canal_ts_inspection_dropped_events_total", "inspection events dropped because the NATS queue was full", []);
+  private readonly sinkMessages = this.counter("canal_ts_sink_messages_total", "flat messages the JetStream sink published: stored, or dropped by JetStream as duplicates (replays)", ["destination", "outcome"]);
+  private readonly sinkBatches = this.counter("canal_ts_sink_batches_total", "batches the JetStream sink published and acked", ["destination"]);
+  private readonly sinkFailures = this.counter("canal_ts_sink_failures_total", "times the JetStream sink failed and rolled its batch back to retry", ["destination"]);
+  private readonly sinkState = this.gauge("canal_ts_sink_state", "1 for the state the JetStream sink is in (connecting, publishing, retrying, stopped), 0 for the others", ["destination", "state"]);
 
   constructor(private readonly options: NodeMetricsOptions) {
     // Canal serves the JVM's and the process's standard metrics beside its own; these are Node's.
@@ -214,6 +220,14 @@ export class NodeMetrics {
       this.storeBytes.set({ destination }, store.heldBytes);
       this.storeMaxEntries.set({ destination }, store.bufferSize);
       this.storeMaxBytes.set({ destination }, store.maxBytes);
+      const sink = stats.sink;
+      if (sink !== undefined) {
+        this.sync.to(this.sinkMessages, { destination, outcome: "stored" }, run, sink.published);
+        this.sync.to(this.sinkMessages, { destination, outcome: "duplicate" }, run, sink.duplicates);
+        this.sync.to(this.sinkBatches, { destination }, run, sink.batches);
+        this.sync.to(this.sinkFailures, { destination }, run, sink.failures);
+        for (const state of SINK_STATES) this.sinkState.set({ destination, state }, sink.state === state ? 1 : 0);
+      }
       for (const client of stats.cursors) {
         const labels = { destination, client_id: String(client.clientId) };
         if (client.cursor === undefined) continue;
@@ -232,6 +246,7 @@ export class NodeMetrics {
     this.canalInstance.remove({ destination, mode: "spring" });
     this.parserMode.remove({ destination, parallel: "false" });
     for (const state of SOURCE_STATES) this.sourceState.remove({ destination, state });
+    for (const state of SINK_STATES) this.sinkState.remove({ destination, state });
     for (const gauge of [this.cursorOffset, this.cursorFile, this.cursorTime, this.storeInfo]) removeMatching(gauge, { destination });
   }
 

@@ -3,19 +3,22 @@
  * The nodes start one with the destination wherever it runs and stop it before the destination.
  */
 import type { DestinationConfig } from "../../config/types.js";
+import type { Destination } from "../destination.js";
 import type { ServerLog } from "../session.js";
 import { JetStreamSink, type JetStreamSinkOptions } from "./jetstream-sink.js";
 
 export { JetStreamSink, type JetStreamSinkOptions, type SinkStats } from "./jetstream-sink.js";
 export { flatMessageJson, flatRowsOf, type FlatMessage, type FlatRow } from "./flat-message.js";
 
-/** Starts the destination's sink when its config has one; undefined otherwise. */
+/** Starts the destination's sink when its config has one (its counters then join the destination's stats); undefined otherwise. */
 export function startSink(
   config: DestinationConfig,
-  destination: JetStreamSinkOptions["destination"],
+  destination: Destination,
   log: ServerLog,
-  options: { nodeId?: string; stillServing?(): boolean } = {},
+  options: Pick<JetStreamSinkOptions, "nodeId" | "stillServing"> = {},
 ): JetStreamSink | undefined {
   if (config.sink === undefined) return undefined;
-  return JetStreamSink.start({ destination, config: config.sink, log, ...options });
+  const sink = JetStreamSink.start({ destination, config: config.sink, log, ...options });
+  destination.sink = sink;
+  return sink;
 }
