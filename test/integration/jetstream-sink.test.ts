@@ -17,6 +17,7 @@ import { StandaloneNode } from "../../src/actors/standalone-node.js";
 import type { LogRecord } from "../../src/actors/session.js";
 import { parseConfigText } from "../../src/config/index.js";
 import { freePort, startMariaDB, startNats } from "../../src/testkit/index.js";
+import { parseMetrics } from "../../src/testkit/metrics.js";
 import { makeTempDir, removeDir } from "../../src/testkit/process.js";
 import { readStream, streamCount, until } from "./sink-kit.js";
 
@@ -28,13 +29,12 @@ async function sinkFigures(node: StandaloneNode) {
   const status = await standaloneAdmin(node, "test").status();
   const metrics = new NodeMetrics({ nodeId: "sinktest" });
   metrics.attach(standaloneView(node, new Set()));
-  const text = await metrics.render();
-  const metric = (name: string) => Number(text.match(new RegExp(`^${name.replace(/[{}]/g, "\\$&")} (\\d+)$`, "m"))?.[1]);
+  const m = parseMetrics(await metrics.render());
   return {
     status: status.destinations[0]!.sink,
-    stored: metric('canal_ts_sink_messages_total{destination="shop",outcome="stored"}'),
-    duplicates: metric('canal_ts_sink_messages_total{destination="shop",outcome="duplicate"}'),
-    publishing: metric('canal_ts_sink_state{destination="shop",state="publishing"}'),
+    stored: m.value("canal_ts_sink_messages_total", { destination: "shop", outcome: "stored" }),
+    duplicates: m.value("canal_ts_sink_messages_total", { destination: "shop", outcome: "duplicate" }),
+    publishing: m.value("canal_ts_sink_state", { destination: "shop", state: "publishing" }),
   };
 }
 

@@ -22,6 +22,18 @@ async function commitTransactions(db: mysql.Connection, from: number, count: num
   await db.query(statements.join(" "));
 }
 
+/** The ids withTwentyMiB commits, in order. */
+const TWENTY_MIB_IDS = Array.from({ length: 10_000 }, (_, i) => i);
+
+/** Runs `body` on a fresh server after 1000 transactions of 10 rows with 2000-byte pads (~20 MiB of entries) from `start`. */
+async function withTwentyMiB(body: (server: MariaDBServer, start: { file: string; position: number }) => Promise<void>): Promise<void> {
+  await withServer({ padLength: 2000 }, async (db, server) => {
+    const start = await masterPosition(db);
+    await commitTransactions(db, 0, 1000, 2000);
+    await body(server, start);
+  });
+}
+
 function startThreaded(server: MariaDBServer, collector: Collector, options: Partial<BinlogSourceOptions> & Pick<BinlogSourceOptions, "start">) {
   return startSource(server, collector, options, (o) => ThreadedBinlogSource.start(o));
 }
@@ -72,10 +84,8 @@ test("the thread hands on the same batches as the source in-process: entries, by
 });
 
 test("a consumer that answers \"full\" stops the thread's reading until resume(); nothing is lost, nothing repeated", async () => {
-  await withServer({ padLength: 2000 }, async (db, server) => {
-    const start = await masterPosition(db);
-    // ~20 MiB of entries: far more than the thread may have in flight (a few MiB).
-    await commitTransactions(db, 0, 1000, 2000);
+  // Far more than the thread may have in flight (a few MiB).
+  await withTwentyMiB(async (server, start) => {
     const collector = new Collector();
     let full = false;
     const source = await startThreaded(server, collector, {
@@ -93,12 +103,12 @@ test("a consumer that answers \"full\" stops the thread's reading until resume()
       const whileFull = await settled(() => ids(collector).length, 1000);
       assert.ok(whileFull < 5000, `reading stopped: ${whileFull} of 10000 rows arrived`);
       let resumed = 0;
-      while (ids(collector).length < 10_000 && resumed++ < 1000) {
+      while (ids(collector).length < TWENTY_MIB_IDS.length && resumed++ < 1000) {
         source.resume();
         await collector.until(() => ids(collector).length > whileFull, 10_000);
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
-      assert.equal(ids(collector), Array.from({ length: 10_000 }, (_, i) => i));
+      assert.equal(ids(collector), TWENTY_MIB_IDS);
     } finally {
       await source.stop();
     }
@@ -106,10 +116,8 @@ test("a consumer that answers \"full\" stops the thread's reading until resume()
 });
 
 test("entry bytes stay as the thread wrote them until released, and released chunks are written again", async () => {
-  await withServer({ padLength: 2000 }, async (db, server) => {
-    const start = await masterPosition(db);
-    // ~20 MiB of entries: the thread's 1 MiB chunks come round again many times.
-    await commitTransactions(db, 0, 1000, 2000);
+  // The thread's 1 MiB chunks come round again many times.
+  await withTwentyMiB(async (server, start) => {
     const collector = new Collector();
     /** Every entry handed on: a view of the thread's memory, and a copy made on arrival. */
     const entries: Array<{ view: Uint8Array; copy: Buffer }> = [];
@@ -130,10 +138,10 @@ test("entry bytes stay as the thread wrote them until released, and released chu
       },
     });
     try {
-      await collector.until(() => ids(collector).length === 10_000);
+      await collector.until(() => ids(collector).length === TWENTY_MIB_IDS.length);
       releaseUpTo(entries.length);
       assert.is(changedBeforeRelease, 0, "no entry changed while it was held");
-      assert.equal(ids(collector), Array.from({ length: 10_000 }, (_, i) => i));
+      assert.equal(ids(collector), TWENTY_MIB_IDS);
       // A released chunk is written again; the old views into it then show newer entries.
       const shared = entries.filter((e) => e.view.buffer instanceof SharedArrayBuffer);
       const rewritten = shared.filter((e) => !e.copy.equals(e.view)).length;
